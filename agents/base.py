@@ -1,0 +1,58 @@
+"""The small vocabulary every agent speaks (after Acme): Actor, Learner, LearnerOutput.
+
+An ``Actor`` turns observations into actions and never learns; a ``Learner`` consumes ``Batch`` es
+and produces new parameters. A runner (one process or Ray actors) wires them together through a
+``ParamsClient``, so agent code is the same local and distributed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from replay.types import Batch
+
+RecurrentState = Any  # None for feed-forward torsos; a tensor or tuple of tensors otherwise.
+
+
+@dataclass(frozen=True)
+class LearnerOutput:
+    """What one learner step reports.
+
+    Attributes:
+        metrics: scalar diagnostics (loss, mean Q, grad norm, ...).
+        priorities: ``[B]`` new replay priorities (``|TD error|`` or the C51 cross-entropy), or None.
+    """
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    priorities: np.ndarray | None = None
+
+
+class Actor(Protocol):
+    def act(self, obs: np.ndarray, state: RecurrentState = None) -> tuple[np.ndarray, RecurrentState]:
+        """Choose ``[N]`` actions for ``[N, *obs_shape]`` observations."""
+        ...
+
+    def update_params(self, version: int, params: dict[str, torch.Tensor]) -> None:
+        """Load new network parameters published by a learner."""
+        ...
+
+
+class Learner(Protocol):
+    def step(self, batch: Batch) -> LearnerOutput:
+        """One gradient update."""
+        ...
+
+    def get_params(self) -> tuple[int, dict[str, torch.Tensor]]:
+        """``(version, state_dict)`` of the acting network; version counts updates."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume learning exactly (nets, target, optimiser, counters)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        ...

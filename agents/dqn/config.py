@@ -1,0 +1,70 @@
+"""Configuration of the DQN family. Every Rainbow component is an independent flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """DQN and its extensions; Rainbow is all six flags on (double, dueling, prioritized, n_step>1, noisy, distributional)."""
+
+    double: bool = False
+    """Double Q-learning: the online network picks the next action, the target network values it (van Hasselt et al. 2016)."""
+    dueling: bool = False
+    """Dueling head: separate value and advantage streams (Wang et al. 2016)."""
+    dueling_aggregation: Literal["mean", "max"] = "mean"
+    """Dueling aggregation: mean (the paper's, default) or max (the seed notes' form)."""
+    prioritized: bool = False
+    """Prioritized experience replay, proportional variant (Schaul et al. 2016)."""
+    priority_exponent: float = 0.5
+    """PER alpha (called zeta in the seed notes): p = (|delta| + eps)^alpha."""
+    priority_eps: float = 1e-6
+    """PER eps added to |delta| so no item starves."""
+    beta_start: float = 0.4
+    """PER importance-sampling exponent at the start, annealed linearly to 1 over training."""
+    weight_form: Literal["paper", "seed"] = "paper"
+    """PER weights: paper = (N P)^-beta / max_i w_i (default); seed = (nP)^-beta without max normalisation."""
+    n_step: int = 1
+    """Multi-step returns (Sutton 1988): bootstrap after n rewards."""
+    noisy: bool = False
+    """Noisy linear layers in the head for exploration (Fortunato et al. 2018)."""
+    noisy_sigma0: float = 0.5
+    """Initial noise scale sigma_0 of factorised noisy layers."""
+    distributional: bool = False
+    """C51 distributional head (Bellemare et al. 2017)."""
+    num_atoms: int = 51
+    """C51 number of atoms."""
+    v_min: float = -10.0
+    """C51 lowest support value."""
+    v_max: float = 10.0
+    """C51 highest support value."""
+    head_hidden: int = 0
+    """Hidden width of each head stream (0: a single linear layer on torso features)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    lr: float = 1e-4
+    """Learning rate."""
+    optimizer: str = "adam"
+    """Optimiser: adam, rmsprop, sgd, nesterov, adagrad, adamax or nadam."""
+    optimizer_eps: float = 1.5e-4
+    """Epsilon of adaptive optimisers (Adam, RMSprop, ...)."""
+    batch_size: int = 32
+    """Minibatch size per update."""
+    loss: Literal["huber", "mse"] = "huber"
+    """TD loss for non-distributional agents."""
+    max_grad_norm: float = 10.0
+    """Clip the global gradient norm to this (0 disables)."""
+    target_update_period: int = 1000
+    """Learner updates between target-network updates."""
+    tau: float = 1.0
+    """Target update: 1.0 copies (hard update); <1 is Polyak averaging target <- tau*online + (1-tau)*target."""
+    epsilon_start: float = 1.0
+    """Exploration epsilon at step 0."""
+    epsilon_end: float = 0.01
+    """Exploration epsilon after the decay."""
+    epsilon_decay_steps: int = 10_000
+    """Env steps over which epsilon decays linearly."""
+    reward_clip: bool = False
+    """Clip rewards to [-1, 1] in the learner (the Atari protocol)."""

@@ -1,0 +1,11 @@
+"""Errors raised while building environments."""
+
+from __future__ import annotations
+
+
+class EnvIdError(ValueError):
+    """The env id names no environment arena knows; the message suggests close matches."""
+
+
+class UnsupportedEnvError(ValueError):
+    """The environment exists but arena cannot batch it (non-discrete actions, unsupported observations)."""

@@ -1,0 +1,62 @@
+"""Data types that cross module boundaries: actor -> replay -> learner.
+
+All arrays are batched over a leading dimension. A ``Transition`` holds one step of every
+sub-environment of a vector env (leading dimension ``N = num_envs``); a ``Batch`` holds ``B``
+sampled (possibly n-step) transitions ready for a learner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One synchronous step of ``N`` environments.
+
+    Attributes:
+        obs: ``[N, *obs_shape]`` observation the action was chosen from.
+        action: ``[N]`` int64 discrete actions.
+        reward: ``[N]`` float32 rewards.
+        next_obs: ``[N, *obs_shape]`` observation after the step. On an episode end this is the
+            *final* observation of the episode (never the reset observation), so truncated episodes
+            can bootstrap from it.
+        terminated: ``[N]`` bool, the MDP reached a terminal state (no bootstrap).
+        truncated: ``[N]`` bool, the episode was cut by a time limit (bootstrap from ``next_obs``).
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+
+
+@dataclass(frozen=True)
+class Batch:
+    """``B`` sampled transitions for a learner.
+
+    Attributes:
+        obs: ``[B, *obs_shape]``.
+        action: ``[B]`` int64.
+        reward: ``[B]`` float32, the discounted n-step return ``sum_k gamma^k r_{t+k}``.
+        next_obs: ``[B, *obs_shape]`` observation ``k <= n`` steps later to bootstrap from.
+        discount: ``[B]`` float32, ``gamma**k * (1 - terminated)``: the bootstrap factor, already
+            zero where the episode terminated inside the n steps.
+        weight: ``[B]`` float32 importance-sampling weights (ones for uniform replay).
+        index: ``[B]`` int64 storage indices, handed back with new priorities.
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: np.ndarray
+    discount: np.ndarray
+    weight: np.ndarray
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.action.shape[0])

@@ -1,0 +1,197 @@
+"""The ``arena`` command line: train, eval, presets, plot.
+
+Every user mistake ends in a one-line ``arena: error: ...`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tyro
+
+from agents.errors import ConfigError
+from envs import EnvIdError
+from runners.checkpoint import CheckpointError
+from runners.plot import PlotError
+
+T = TypeVar("T")
+USAGE = """usage: arena COMMAND [ARGS]
+
+commands:
+  train [PRESET] [overrides]   train an agent (default preset: dqn-cartpole); --resume RUN_DIR continues a run
+  eval CHECKPOINT              evaluate a checkpoint (run directory or .pt file)
+  presets                      list the presets
+  plot RUN_DIR...              plot learning curves of one or more runs to a PNG
+
+`arena COMMAND --help` shows the options of a command."""
+
+
+class UsageError(ValueError):
+    pass
+
+
+def parse(cls: Callable[..., T], args: Sequence[str], prog: str, default: Any = None,
+          description: str | None = None) -> T:
+    """tyro parsing whose errors become a UsageError carrying tyro's one-line reason."""
+    err = io.StringIO()
+    kwargs: dict[str, Any] = {"args": list(args), "prog": prog, "description": description}
+    if default is not None:
+        kwargs["default"] = default
+    try:
+        with contextlib.redirect_stderr(err):
+            return tyro.cli(cls, **kwargs)
+    except SystemExit as e:
+        if e.code in (0, None):
+            raise
+        raise UsageError(_one_line(err.getvalue()) + f" (see {prog} --help)") from None
+
+
+def _one_line(text: str) -> str:
+    for line in text.splitlines():
+        clean = re.sub(r"[│╭╮╰╯─]+", " ", line).strip()
+        if clean and not clean.lower().endswith("error") and not clean.startswith("usage"):
+            return clean
+    return "invalid arguments"
+
+
+@dataclass(frozen=True)
+class EvalArgs:
+    """Evaluate a checkpoint on fresh, seeded episodes."""
+
+    checkpoint: tyro.conf.Positional[str]
+    """Run directory or checkpoint file."""
+    episodes: int = 10
+    """Number of episodes."""
+    epsilon: float = 0.0
+    """Exploration epsilon (0: greedy)."""
+    seed: int = 12345
+    """Seed of the evaluation episodes."""
+    video: bool = False
+    """Also record one episode as an mp4 next to the checkpoint."""
+    env_id: str | None = None
+    """Evaluate on this env id instead of the one in the checkpoint (must match its spaces)."""
+
+
+@dataclass(frozen=True)
+class PlotArgs:
+    """Plot learning curves (training returns smoothed, evaluation mean ± std) to a PNG."""
+
+    run_dirs: tyro.conf.Positional[tuple[str, ...]]
+    """One or more run directories."""
+    out: str = "learning_curves.png"
+    """Output PNG path."""
+    title: str | None = None
+    """Plot title."""
+    window: int = 20
+    """Smoothing window (episodes) for training returns."""
+
+
+def cmd_presets(args: Sequence[str]) -> int:
+    from runners.presets import DEFAULT_PRESET, PRESETS, describe
+
+    if args:
+        raise UsageError("arena presets takes no arguments")
+    width = max(map(len, PRESETS))
+    for name in PRESETS:
+        mark = " (default)" if name == DEFAULT_PRESET else ""
+        print(f"{name:<{width}}  {describe(name)}{mark}")
+    return 0
+
+
+def _split_resume(args: list[str]) -> tuple[str | None, list[str]]:
+    for i, a in enumerate(args):
+        if a == "--resume":
+            if i + 1 >= len(args):
+                raise UsageError("--resume needs a run directory")
+            return args[i + 1], args[:i] + args[i + 2:]
+        if a.startswith("--resume="):
+            return a.split("=", 1)[1], args[:i] + args[i + 1:]
+    return None, args
+
+
+def cmd_train(argv: Sequence[str]) -> int:
+    from runners.config import TrainConfig, load_config
+    from runners.presets import DEFAULT_PRESET, PRESETS
+    from runners.train import default_run_dir, train
+
+    args = list(argv)
+    resume, args = _split_resume(args)
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / "config.json").is_file():
+            raise CheckpointError(f"{run_dir} is not an arena run directory (no config.json)")
+        saved = load_config(run_dir / "config.json")
+        cfg = parse(TrainConfig, args, "arena train --resume RUN_DIR", default=saved)
+        if cfg.env.id != saved.env.id:
+            raise CheckpointError(f"run {run_dir} was trained on {saved.env.id}; it cannot resume on {cfg.env.id}")
+        train(cfg, run_dir, resume=True)
+        return 0
+    preset = DEFAULT_PRESET
+    if args and not args[0].startswith("-"):
+        preset = args.pop(0)
+    if preset not in PRESETS:
+        close = difflib.get_close_matches(preset, PRESETS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see arena presets"
+        raise UsageError(f"unknown preset '{preset}'{hint}")
+    cfg = parse(TrainConfig, args, f"arena train {preset}", default=PRESETS[preset](),
+                description=f"Train with preset '{preset}'; every option below overrides it.")
+    if cfg.preset != preset:
+        raise UsageError("--preset cannot be overridden; give the preset name as the first argument")
+    run_dir = Path(cfg.log.run_dir) if cfg.log.run_dir else default_run_dir(cfg)
+    if (run_dir / "checkpoints").exists():
+        raise UsageError(f"{run_dir} already holds a run; use --resume {run_dir} or another --log.run-dir")
+    train(cfg, run_dir)
+    return 0
+
+
+def cmd_eval(argv: Sequence[str]) -> int:
+    from runners.evaluate_cli import evaluate_checkpoint
+
+    a = parse(EvalArgs, argv, "arena eval")
+    return evaluate_checkpoint(Path(a.checkpoint), a.episodes, a.epsilon, a.seed, a.video, a.env_id)
+
+
+def cmd_plot(argv: Sequence[str]) -> int:
+    from runners.plot import plot_runs
+
+    a = parse(PlotArgs, argv, "arena plot")
+    out = plot_runs([Path(d) for d in a.run_dirs], Path(a.out), a.title, a.window)
+    print(out)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "plot": cmd_plot,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    cmd, rest = args[0], args[1:]
+    try:
+        if cmd not in COMMANDS:
+            close = difflib.get_close_matches(cmd, COMMANDS, n=1)
+            raise UsageError(f"unknown command '{cmd}'" + (f"; did you mean {close[0]}?" if close else "")
+                             + "; see arena --help")
+        return COMMANDS[cmd](rest)
+    except (UsageError, ConfigError, EnvIdError, CheckpointError, PlotError) as e:
+        print(f"arena: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("arena: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

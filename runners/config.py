@@ -1,0 +1,133 @@
+"""``TrainConfig``: one frozen dataclass per component, nested. tyro builds the CLI from it and each
+field's docstring is its ``--help`` text."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from agents.dqn.config import DQNConfig
+from agents.torsos import TorsoConfig
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Which environment, how many copies, and the Atari protocol options."""
+
+    id: str = "CartPole-v1"
+    """Env id: any Gymnasium id, ale:GAME (native ALE vector env), minatar:GAME, or fake:NAME."""
+    num_envs: int = 1
+    """Sub-environments stepped together by the actor."""
+    repeat_action_probability: float = 0.0
+    """Atari sticky actions (0.0: the Nature-DQN protocol; 0.25: Machado et al. 2018)."""
+    terminal_on_life_loss: bool = False
+    """Atari: end the learning episode on a lost life (the env still resets only on game over)."""
+    full_action_space: bool = False
+    """Atari: all 18 actions instead of the game's minimal set."""
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Replay storage size and when learning starts."""
+
+    capacity: int = 50_000
+    """Transitions kept (Atari frames are stored once each)."""
+    learning_starts: int = 1_000
+    """Env steps collected before the first update."""
+    checkpoint_budget_gb: float = 4.0
+    """Save the replay buffer with checkpoints when it needs at most this many GB (exact resume)."""
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """The training loop's cadence."""
+
+    total_steps: int = 50_000
+    """Env steps to train for, summed over sub-environments."""
+    train_every: int = 1
+    """Env steps (summed over sub-environments) per gradient update."""
+    eval_every: int = 5_000
+    """Env steps between evaluations (0: only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation, each from its own seeded sub-environment (0: no evaluation)."""
+    eval_epsilon: float = 0.0
+    """Epsilon used in evaluation (0: greedy)."""
+    target_return: float | None = None
+    """Stop early once the evaluation mean reaches this return (None: train for total_steps)."""
+    checkpoint_every: int = 10_000
+    """Env steps between checkpoints (a checkpoint is also written at the end and on SIGINT/SIGTERM)."""
+    seed: int = 0
+    """Run seed; every RNG (envs, exploration, replay, network init) derives from it."""
+    device: str = "auto"
+    """Torch device for the learner: auto (cuda when present), cpu, cuda, cuda:1, ..."""
+    torch_threads: int = 0
+    """torch intra-op threads (0: torch's default)."""
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Where and how the run is recorded."""
+
+    run_dir: str | None = None
+    """Run directory (default runs/PRESET-ENV-sSEED-TIME)."""
+    wandb: Literal["off", "offline", "online"] = "offline"
+    """Weights & Biases: offline (default, no network or account needed), online, or off."""
+    wandb_project: str = "arena"
+    """wandb project name."""
+    video: bool = False
+    """Record a video of one episode at each evaluation (into RUN_DIR/videos)."""
+    progress: bool = True
+    """Show the progress bar."""
+    log_every: int = 1_000
+    """Env steps between metric lines in metrics.jsonl."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; saved as config.json in the run directory."""
+
+    preset: str = "dqn-cartpole"
+    """Name of the preset this config came from."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: DQNConfig = field(default_factory=DQNConfig)
+    torso: TorsoConfig = field(default_factory=TorsoConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain JSON-able data."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) frozen dataclass from ``to_dict`` output; tuples come back as tuples."""
+    kwargs: dict[str, Any] = {}
+    hints = {f.name: f for f in dataclasses.fields(cls)}
+    for name, value in data.items():
+        if name not in hints:
+            raise ValueError(f"unknown config field '{name}' for {cls.__name__}")
+        default = getattr(cls(), name) if _has_defaults(cls) else None
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = from_dict(type(default), value)
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _has_defaults(cls: type) -> bool:
+    return all(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+               for f in dataclasses.fields(cls))
+
+
+def save_config(cfg: TrainConfig, path: Path) -> None:
+    path.write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
+
+
+def load_config(path: Path) -> TrainConfig:
+    return from_dict(TrainConfig, json.loads(path.read_text()))

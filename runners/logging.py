@@ -1,0 +1,140 @@
+"""Run logging: console (rich progress bar and summary), JSONL metrics, and wandb.
+
+wandb is offline by default (no network, no account): runs land in RUN_DIR/wandb and can be
+synced later with ``wandb sync``. ``--log.wandb online`` uses the user's wandb login.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from runners.evaluate import EvalResult
+
+
+class Logger(Protocol):
+    def episode(self, step: int, ret: float, length: int) -> None: ...
+    def progress(self, step: int, metrics: dict[str, float], epsilon: float, recent: deque[float]) -> None: ...
+    def evaluation(self, step: int, result: EvalResult) -> None: ...
+    def close(self) -> None: ...
+
+
+class NullLogger:
+    """Logs nothing (tests, evaluation-only tools)."""
+
+    def episode(self, step: int, ret: float, length: int) -> None:
+        pass
+
+    def progress(self, step: int, metrics: dict[str, float], epsilon: float, recent: deque[float]) -> None:
+        pass
+
+    def evaluation(self, step: int, result: EvalResult) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RunLogger:
+    """Writes RUN_DIR/metrics.jsonl, drives the progress bar and mirrors everything to wandb."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], total_steps: int, start_step: int = 0,
+                 log_every: int = 1_000, progress: bool = True, wandb_mode: str = "off",
+                 wandb_project: str = "arena", console: Console | None = None) -> None:
+        self.run_dir = run_dir
+        self.file = (run_dir / "metrics.jsonl").open("a", buffering=1)
+        self.log_every = max(log_every, 1)
+        self.next_log = (start_step // self.log_every + 1) * self.log_every
+        self.console = console or Console(stderr=True)
+        self.start_step, self.total_steps = start_step, total_steps
+        self.t0 = time.perf_counter()
+        self.sps_window: deque[tuple[float, int]] = deque(maxlen=20)
+        self.last_bar = 0.0
+        self.wandb = _init_wandb(run_dir, config, wandb_mode, wandb_project) if wandb_mode != "off" else None
+        self.bar: Progress | None = None
+        if progress:
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                                TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+                                TextColumn("{task.fields[sps]:>6.0f} SPS"), TextColumn("return {task.fields[ret]}"),
+                                TimeRemainingColumn(), console=self.console, transient=False)
+            self.task = self.bar.add_task("train", total=total_steps, completed=start_step, sps=0.0, ret="-")
+            self.bar.start()
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        if self.wandb is not None:
+            self.wandb.log({k: v for k, v in record.items() if k not in ("kind", "step", "returns")},
+                           step=record["step"])
+
+    def sps(self, step: int) -> float:
+        now = time.perf_counter()
+        self.sps_window.append((now, step))
+        (t0, s0), (t1, s1) = self.sps_window[0], self.sps_window[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def episode(self, step: int, ret: float, length: int) -> None:
+        self._write({"kind": "episode", "step": step, "return": ret, "length": length,
+                     "time": round(time.perf_counter() - self.t0, 3)})
+
+    def progress(self, step: int, metrics: dict[str, float], epsilon: float, recent: deque[float]) -> None:
+        now = time.perf_counter()
+        if step >= self.next_log:
+            self.next_log = (step // self.log_every + 1) * self.log_every
+            record: dict[str, Any] = {"kind": "train", "step": step, "sps": round(self.sps(step), 1),
+                                      "epsilon": epsilon, "time": round(now - self.t0, 3)}
+            record.update({k: round(v, 6) for k, v in metrics.items()})
+            if recent:
+                record["recent_return"] = float(np.mean(recent))
+            self._write(record)
+        if self.bar is not None and now - self.last_bar > 0.25:
+            self.last_bar = now
+            ret = f"{np.mean(recent):8.2f}" if recent else "       -"
+            self.bar.update(self.task, completed=step, sps=self.sps(step), ret=ret)
+
+    def evaluation(self, step: int, result: EvalResult) -> None:
+        self._write({"kind": "eval", "step": step, "eval_mean": result.mean, "eval_std": result.std,
+                     "eval_min": result.min, "eval_max": result.max, "returns": list(result.returns),
+                     "eval_epsilon": result.epsilon, "time": round(time.perf_counter() - self.t0, 3)})
+        self.console.log(f"eval @ {step:,} steps: return {result.mean:.2f} ± {result.std:.2f} "
+                         f"over {len(result.returns)} episodes")
+        if self.wandb is not None and result.video is not None:
+            import wandb
+            self.wandb.log({"eval_video": wandb.Video(result.video, format="mp4")}, step=step)
+
+    def finish(self, summary: dict[str, Any], files: list[Path]) -> None:
+        """Record the summary, learning curve and final checkpoint (as an artifact) in wandb."""
+        if self.wandb is None:
+            return
+        import wandb
+        self.wandb.summary.update(summary)
+        for f in files:
+            if f.suffix == ".png":
+                self.wandb.log({"learning_curve": wandb.Image(str(f))})
+            elif f.exists():
+                art = wandb.Artifact(f"model-{self.wandb.id}", type="model")
+                art.add_file(str(f))
+                self.wandb.log_artifact(art)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        self.file.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+            self.wandb = None
+
+
+def _init_wandb(run_dir: Path, config: dict[str, Any], mode: str, project: str) -> Any:
+    import wandb
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return wandb.init(project=project, dir=str(run_dir), config=config, mode=mode,
+                      name=run_dir.name, reinit="finish_previous")

@@ -1,0 +1,235 @@
+"""The single-process training loop: act, store, learn on a fixed cadence, evaluate, checkpoint.
+
+It only wires together the pieces a distributed runner hosts unchanged: a ``BatchedEnv``, a
+``DQNActor``, a ``ReplayBuffer``, a ``DQNLearner`` and a params client (here the actor shares the
+learner's network module, the zero-copy local case).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.dqn import DQNActor, DQNLearner, build_q_network
+from agents.errors import ConfigError
+from agents.schedules import LinearSchedule
+from envs import make
+from envs.base import BatchedEnv, EnvSpec
+from replay import ReplayBuffer
+from replay.types import Transition
+from runners.config import TrainConfig
+from runners.evaluate import EvalResult, evaluate
+from runners.logging import Logger
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def env_options(cfg: TrainConfig) -> dict[str, Any]:
+    """Options forwarded to ``envs.make`` (only the Atari fast path reads them)."""
+    e = cfg.env
+    if not _is_atari_id(e.id):
+        return {}
+    return {"repeat_action_probability": e.repeat_action_probability,
+            "terminal_on_life_loss": e.terminal_on_life_loss, "full_action_space": e.full_action_space}
+
+
+def _is_atari_id(env_id: str) -> bool:
+    return env_id.startswith(("ale:", "ALE/")) or env_id.endswith(("NoFrameskip-v4", "Deterministic-v4"))
+
+
+def validate(cfg: TrainConfig, spec: EnvSpec) -> None:
+    """Reject combinations that cannot work, with a message that says what to change."""
+    a = cfg.agent
+    if "atari" in cfg.preset and spec.kind != "atari":
+        raise ConfigError(f"preset '{cfg.preset}' is for Atari games, but '{spec.env_id}' is not an Atari env; "
+                          "use --env.id ale:GAME")
+    if "minatar" in cfg.preset and not spec.env_id.lower().startswith("minatar"):
+        raise ConfigError(f"preset '{cfg.preset}' is for MinAtar games; use --env.id minatar:GAME")
+    if a.n_step < 1:
+        raise ConfigError("--agent.n-step must be >= 1")
+    if a.distributional and (a.num_atoms < 2 or a.v_min >= a.v_max):
+        raise ConfigError("C51 needs --agent.num-atoms >= 2 and --agent.v-min < --agent.v-max")
+    if not 0.0 < a.tau <= 1.0:
+        raise ConfigError("--agent.tau must be in (0, 1]")
+    if cfg.env.num_envs < 1 or cfg.runner.train_every < 1 or a.batch_size < 1:
+        raise ConfigError("num_envs, train_every and batch_size must be >= 1")
+    if cfg.replay.learning_starts < a.batch_size:
+        raise ConfigError("--replay.learning-starts must be at least --agent.batch-size")
+
+
+@dataclass
+class RunResult:
+    steps: int
+    updates: int
+    last_eval: EvalResult | None
+    interrupted: bool
+    seconds: float
+
+
+class Trainer:
+    """Holds every piece of a run; ``state_dict``/``load_state_dict`` make resume exact."""
+
+    def __init__(self, cfg: TrainConfig, logger: Logger, video_dir: Path | None = None) -> None:
+        self.cfg, self.logger, self.video_dir = cfg, logger, video_dir
+        seed = cfg.runner.seed
+        if cfg.runner.torch_threads > 0:
+            torch.set_num_threads(cfg.runner.torch_threads)
+        self.env: BatchedEnv = make(cfg.env.id, cfg.env.num_envs, seed, **env_options(cfg))
+        self.spec = self.env.spec
+        validate(cfg, self.spec)
+        torch.manual_seed(seed)  # network initialisation only; everything later uses explicit generators
+        self.device = resolve_device(cfg.runner.device)
+        network = build_q_network(cfg.agent, cfg.torso, self.spec)
+        self.learner = DQNLearner(network, cfg.agent, self.device, seed=seed + 1)
+        self.actor = DQNActor(self.learner.online, cfg.agent, seed=seed + 2)
+        a = cfg.agent
+        self.buffer = ReplayBuffer(
+            capacity=cfg.replay.capacity, obs_shape=self.spec.obs_shape, obs_dtype=self.spec.obs_dtype,
+            num_envs=cfg.env.num_envs, frame_stack=self.spec.frame_stack, n_step=a.n_step, gamma=a.gamma,
+            prioritized=a.prioritized, alpha=a.priority_exponent, eps=a.priority_eps,
+            weight_form=a.weight_form, seed=seed + 3)
+        r = cfg.runner
+        self.beta = LinearSchedule(a.beta_start, 1.0, max(r.total_steps - cfg.replay.learning_starts, 1),
+                                   begin=cfg.replay.learning_starts)
+        self.step = 0
+        self.evals_done = 0
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.episodes = 0
+        self.last_eval: EvalResult | None = None
+        self.obs = self.env.reset()
+        self.metrics: dict[str, float] = {}
+
+    # --- the loop -------------------------------------------------------------------------------
+    def updates_owed(self) -> int:
+        starts = self.cfg.replay.learning_starts
+        if self.step < starts:
+            return 0
+        return (self.step - starts) // self.cfg.runner.train_every + 1
+
+    def env_step(self) -> None:
+        action, _ = self.actor.act(self.obs)
+        res = self.env.step(action)
+        reward = np.clip(res.reward, -1.0, 1.0) if self.cfg.agent.reward_clip else res.reward
+        self.buffer.add(Transition(self.obs, action, reward.astype(np.float32), res.next_obs,
+                                   res.terminated, res.truncated))
+        self.obs = res.obs
+        self.step += self.env.num_envs
+        done = res.terminated | res.truncated
+        for i in np.flatnonzero(done):
+            self.recent_returns.append(float(res.episode_return[i]))
+            self.episodes += 1
+            self.logger.episode(self.step, float(res.episode_return[i]), int(res.episode_length[i]))
+
+    def learn(self) -> None:
+        bs = self.cfg.agent.batch_size
+        while self.learner.updates < self.updates_owed():
+            batch = self.buffer.sample(bs, beta=self.beta(self.step))
+            out = self.learner.step(batch)
+            if self.cfg.agent.prioritized and out.priorities is not None:
+                self.buffer.update_priorities(batch.index, out.priorities)
+            self.metrics = out.metrics
+
+    def maybe_evaluate(self, force: bool = False) -> None:
+        every = self.cfg.runner.eval_every
+        if self.cfg.runner.eval_episodes <= 0:
+            return
+        due = every > 0 and self.step // every > self.evals_done
+        if not (due or force):
+            return
+        self.evals_done = self.step // every if every > 0 else self.evals_done
+        r = self.cfg.runner
+        self.last_eval = evaluate(self.learner.online, self.cfg, r.eval_episodes, r.eval_epsilon,
+                                  seed=r.seed + 1_000_003 * (self.evals_done + 1), video_dir=self.video_dir,
+                                  step=self.step)
+        self.logger.evaluation(self.step, self.last_eval)
+
+    # --- state ----------------------------------------------------------------------------------
+    def state_dict(self, with_replay: bool) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "step": self.step, "evals_done": self.evals_done, "episodes": self.episodes,
+            "recent_returns": list(self.recent_returns),
+            "learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
+            "env": self.env.get_state(), "env_id": self.spec.env_id,
+            "obs_shape": list(self.spec.obs_shape), "num_actions": self.spec.num_actions,
+        }
+        if with_replay:
+            state["replay"] = self.buffer.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.evals_done = int(state["evals_done"])
+        self.episodes = int(state["episodes"])
+        self.recent_returns.extend(state["recent_returns"])
+        self.learner.load_state_dict(state["learner"])
+        self.actor.load_state_dict(state["actor"])
+        self.obs = self.env.set_state(state["env"])
+        if "replay" in state:
+            self.buffer.load_state_dict(state["replay"])
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag so the loop can checkpoint before exiting."""
+
+    def __init__(self) -> None:
+        self.raised: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.raised = signal.Signals(signum).name
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def run(trainer: Trainer, save: Any, stop_at: int | None = None) -> RunResult:
+    """Train until ``total_steps`` (or ``stop_at``, or a signal); ``save(trainer, final)`` checkpoints."""
+    cfg = trainer.cfg
+    r = cfg.runner
+    end = r.total_steps if stop_at is None else min(stop_at, r.total_steps)
+    next_ckpt = (trainer.step // r.checkpoint_every + 1) * r.checkpoint_every if r.checkpoint_every > 0 else None
+    start_time = time.perf_counter()
+    interrupted = False
+    with _StopFlag() as stop:
+        while trainer.step < end:
+            trainer.env_step()
+            trainer.learn()
+            trainer.logger.progress(trainer.step, trainer.metrics, trainer.actor.epsilon,
+                                    trainer.recent_returns)
+            trainer.maybe_evaluate()
+            if cfg.runner.target_return is not None and trainer.last_eval is not None \
+                    and trainer.last_eval.mean >= cfg.runner.target_return:
+                break
+            if next_ckpt is not None and trainer.step >= next_ckpt:
+                save(trainer, final=False)
+                next_ckpt += r.checkpoint_every
+            if stop.raised:
+                interrupted = True
+                break
+    if not interrupted and trainer.step >= r.total_steps and (trainer.last_eval is None
+                                                             or trainer.last_eval.step != trainer.step):
+        trainer.maybe_evaluate(force=True)
+    save(trainer, final=not interrupted)
+    return RunResult(trainer.step, trainer.learner.updates, trainer.last_eval, interrupted,
+                     time.perf_counter() - start_time)

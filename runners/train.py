@@ -1,0 +1,75 @@
+"""One training run: run directory, logger, trainer, checkpoints, curve and summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
+from runners.config import TrainConfig, save_config, to_dict
+from runners.logging import RunLogger
+from runners.loop import RunResult, Trainer, run
+from runners.plot import plot_runs
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    env = cfg.env.id.replace("/", "_").replace(":", "_")
+    return Path("runs") / f"{cfg.preset}-{env}-s{cfg.runner.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
+          console: Console | None = None) -> RunResult:
+    """Train ``cfg`` into ``run_dir`` (resuming its latest checkpoint when ``resume``)."""
+    console = console or Console(stderr=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = load_trainer_state(run_dir) if resume else None
+    save_config(cfg, run_dir / "config.json")
+    config = to_dict(cfg)
+    start = int(state["step"]) if state else 0
+    logger = RunLogger(run_dir, config, cfg.runner.total_steps, start_step=start, log_every=cfg.log.log_every,
+                       progress=cfg.log.progress, wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project,
+                       console=console)
+    trainer = None
+    try:
+        trainer = Trainer(cfg, logger, video_dir=run_dir / "videos" if cfg.log.video else None)
+        if state is not None:
+            if state["env_id"] != trainer.spec.env_id:
+                raise CheckpointError(f"checkpoint in {run_dir} is from env {state['env_id']}, "
+                                      f"not {trainer.spec.env_id}")
+            trainer.load_state_dict(state)
+            if "replay" not in state:
+                console.log("replay was not saved with this checkpoint (over the memory budget): refilling it")
+        if not resume:
+            console.log(f"run directory: {run_dir}")
+        result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config), stop_at=stop_at)
+        curve = plot_runs([run_dir], run_dir / "learning_curve.png", title=f"{cfg.preset} on {cfg.env.id}")
+        logger.finish(_summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
+    finally:
+        logger.close()
+        if trainer is not None:
+            trainer.close()
+    _print_summary(console, cfg, run_dir, result)
+    return result
+
+
+def _summary(result: RunResult) -> dict[str, float]:
+    out = {"steps": float(result.steps), "updates": float(result.updates), "seconds": result.seconds}
+    if result.last_eval is not None:
+        out.update(eval_mean=result.last_eval.mean, eval_std=result.last_eval.std)
+    return out
+
+
+def _print_summary(console: Console, cfg: TrainConfig, run_dir: Path, result: RunResult) -> None:
+    table = Table(title="interrupted: resume with arena train --resume " + str(run_dir) if result.interrupted
+                  else "run finished", show_header=False)
+    table.add_row("preset / env", f"{cfg.preset} / {cfg.env.id}")
+    table.add_row("env steps / updates", f"{result.steps:,} / {result.updates:,}")
+    table.add_row("wall time", f"{result.seconds:.1f} s")
+    if result.last_eval is not None:
+        e = result.last_eval
+        table.add_row("last eval", f"{e.mean:.2f} ± {e.std:.2f} ({len(e.returns)} episodes @ {e.step:,} steps)")
+    table.add_row("run directory", str(run_dir))
+    console.print(table)
