@@ -16,10 +16,10 @@ def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, 
     """One of ``OPTIMIZERS``; ``eps`` goes to the adaptive ones (Adam's 1.5e-4 in Rainbow, RMSprop's 0.01)."""
     ps = list(params)
     if name == "adam":
-        return torch.optim.Adam(ps, lr=lr, eps=eps)
+        return torch.optim.Adam(ps, lr=lr, eps=eps, foreach=True)
     if name == "rmsprop":
         # Nature DQN: centered RMSprop, decay 0.95, momentum 0; torch's alpha is the decay.
-        return torch.optim.RMSprop(ps, lr=lr, alpha=0.95, eps=eps, centered=True)
+        return torch.optim.RMSprop(ps, lr=lr, alpha=0.95, eps=eps, centered=True, foreach=True)
     if name == "sgd":
         return torch.optim.SGD(ps, lr=lr)
     if name == "nesterov":

@@ -55,11 +55,18 @@ def parse(cls: Callable[..., T], args: Sequence[str], prog: str, default: Any = 
 
 
 def _one_line(text: str) -> str:
+    """The reason line of tyro's error box (drawn with unicode, ASCII or no borders at all).
+
+    The box title (``Value error``, ``Unrecognized options``) is skipped in favour of the first
+    line that carries a reason (``Error parsing --agent.lr: ...``).
+    """
+    lines = []
     for line in text.splitlines():
-        clean = re.sub(r"[│╭╮╰╯─]+", " ", line).strip()
-        if clean and not clean.lower().endswith("error") and not clean.startswith("usage"):
-            return clean
-    return "invalid arguments"
+        clean = line.strip().strip("│|╭╮╰╯").strip()
+        if clean and not set(clean) <= set("─-+ ") and not clean.startswith("usage"):
+            lines.append(re.sub(r"\s+", " ", clean))
+    reasons = [line for line in lines if ":" in line and "helptext" not in line]
+    return reasons[0] if reasons else (lines[0] if lines else "invalid arguments")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
 
 from agents.dqn import build_q_network
 from envs import make
@@ -43,12 +42,11 @@ def evaluate_checkpoint(path: Path, episodes: int, epsilon: float, seed: int, vi
     except RuntimeError:
         raise CheckpointError(f"{ckpt_path}: weights do not fit the network its config describes") from None
     network.eval()
-    console = Console()
     with torch.no_grad():
         returns = np.asarray(run_episodes(network, cfg, episodes, epsilon, seed))
-    console.print(f"{cfg.preset} on {cfg.env.id}: return {returns.mean():.2f} ± {returns.std():.2f} "
+    print(f"{cfg.preset} on {cfg.env.id}: return {returns.mean():.2f} ± {returns.std():.2f} "
                   f"(min {returns.min():.2f}, max {returns.max():.2f}) over {episodes} episodes, epsilon {epsilon}")
     if video:
         out = record_video(network, cfg, epsilon, seed, ckpt_path.parent / f"eval-seed{seed}.mp4")
-        console.print(f"video: {out}" if out else "this env cannot render a video")
+        print(f"video: {out}" if out else "this env cannot render a video")
     return 0

@@ -88,7 +88,11 @@ class Trainer:
             torch.set_num_threads(cfg.runner.torch_threads)
         self.env: BatchedEnv = make(cfg.env.id, cfg.env.num_envs, seed, **env_options(cfg))
         self.spec = self.env.spec
-        validate(cfg, self.spec)
+        try:
+            validate(cfg, self.spec)
+        except ConfigError:
+            self.env.close()
+            raise
         torch.manual_seed(seed)  # network initialisation only; everything later uses explicit generators
         self.device = resolve_device(cfg.runner.device)
         network = build_q_network(cfg.agent, cfg.torso, self.spec)

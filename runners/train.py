@@ -10,7 +10,7 @@ from rich.table import Table
 
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
-from runners.logging import RunLogger
+from runners.logging import NullLogger, RunLogger
 from runners.loop import RunResult, Trainer, run
 from runners.plot import plot_runs
 
@@ -24,24 +24,29 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | 
           console: Console | None = None) -> RunResult:
     """Train ``cfg`` into ``run_dir`` (resuming its latest checkpoint when ``resume``)."""
     console = console or Console(stderr=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
     state = load_trainer_state(run_dir) if resume else None
-    save_config(cfg, run_dir / "config.json")
-    config = to_dict(cfg)
-    start = int(state["step"]) if state else 0
-    logger = RunLogger(run_dir, config, cfg.runner.total_steps, start_step=start, log_every=cfg.log.log_every,
-                       progress=cfg.log.progress, wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project,
-                       console=console)
-    trainer = None
+    # Build (and so validate) everything before the run directory or the progress bar appear.
+    trainer = Trainer(cfg, NullLogger(), video_dir=run_dir / "videos" if cfg.log.video else None)
     try:
-        trainer = Trainer(cfg, logger, video_dir=run_dir / "videos" if cfg.log.video else None)
         if state is not None:
             if state["env_id"] != trainer.spec.env_id:
                 raise CheckpointError(f"checkpoint in {run_dir} is from env {state['env_id']}, "
                                       f"not {trainer.spec.env_id}")
             trainer.load_state_dict(state)
-            if "replay" not in state:
-                console.log("replay was not saved with this checkpoint (over the memory budget): refilling it")
+    except BaseException:
+        trainer.close()
+        raise
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.json")
+    config = to_dict(cfg)
+    start = trainer.step
+    logger = RunLogger(run_dir, config, cfg.runner.total_steps, start_step=start, log_every=cfg.log.log_every,
+                       progress=cfg.log.progress, wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project,
+                       console=console)
+    trainer.logger = logger
+    try:
+        if state is not None and "replay" not in state:
+            console.log("replay was not saved with this checkpoint (over the memory budget): refilling it")
         if not resume:
             console.log(f"run directory: {run_dir}")
         result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config), stop_at=stop_at)
@@ -49,8 +54,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | 
         logger.finish(_summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
     finally:
         logger.close()
-        if trainer is not None:
-            trainer.close()
+        trainer.close()
     _print_summary(console, cfg, run_dir, result)
     return result
 

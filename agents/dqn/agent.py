@@ -81,11 +81,10 @@ class DQNLearner:
             self.target.load_state_dict(self.online.state_dict())
             return
         with torch.no_grad():
-            for t, o in zip(self.target.state_dict().values(), self.online.state_dict().values(), strict=True):
-                if t.dtype.is_floating_point:
-                    t.lerp_(o, self.cfg.tau)
-                else:
-                    t.copy_(o)
+            target_params = list(self.target.parameters())
+            torch._foreach_lerp_(target_params, list(self.online.parameters()), self.cfg.tau)
+            for t, o in zip(self.target.buffers(), self.online.buffers(), strict=True):
+                t.copy_(o)
 
     def get_params(self) -> tuple[int, dict[str, torch.Tensor]]:
         return self.updates, self.online.state_dict()
