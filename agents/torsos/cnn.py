@@ -22,14 +22,17 @@ class _ConvTorso(Torso):
     """Shared tail: conv stack -> flatten -> optional Linear(fc) + ReLU."""
 
     def _finish(self, conv: nn.Module, obs_shape: tuple[int, ...], fc: int) -> None:
-        self.conv = nn.Sequential(conv, nn.Flatten())
+        # channels-last convolutions are about 20% faster on CPU (oneDNN) and on GPU tensor cores.
+        self.conv = nn.Sequential(conv, nn.Flatten()).to(memory_format=torch.channels_last)
         flat = _flat_size(self.conv, obs_shape)
         self.fc = nn.Sequential(nn.Linear(flat, fc), nn.ReLU()) if fc > 0 else nn.Identity()
         self.output_dim = fc if fc > 0 else flat
 
     def forward(self, obs: torch.Tensor, state: RecurrentState = None) -> tuple[torch.Tensor, RecurrentState]:
         # obs: [B, C, H, W] -> features [B, output_dim]
-        return self.fc(self.conv(self.prepare(obs))), state
+        # Reorder while still uint8 (4x fewer bytes); the float cast keeps the channels-last layout.
+        x = self.prepare(obs.contiguous(memory_format=torch.channels_last))
+        return self.fc(self.conv(x)), state
 
 
 class NatureCNN(_ConvTorso):
