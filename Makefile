@@ -20,7 +20,9 @@ train: $(STAMP)
 
 ## the whole suite: unit, property, contract, smoke, determinism and learning tests
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check agents envs replay runners tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q --durations=10
 
 ## unit and smoke tests only (no learning runs)
 test-fast: $(STAMP)

@@ -24,6 +24,9 @@ class NoisyLinear(nn.Module):
     eval mode (``module.eval()``) the layer uses the mean weights only.
     """
 
+    eps_in: torch.Tensor
+    eps_out: torch.Tensor
+
     def __init__(self, in_features: int, out_features: int, sigma0: float = 0.5) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features

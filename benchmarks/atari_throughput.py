@@ -133,14 +133,22 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=4_000, help="timed env steps after learning starts")
     p.add_argument("--num-envs", type=int, default=4)
     p.add_argument("--threads", type=int, default=1, help="torch and ALE threads")
+    p.add_argument("--repeats", type=int, default=2, help="alternate arena and SB3 this many times; best of each")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     ceiling = measure_ale_ceiling("pong", num_envs=a.num_envs, num_threads=a.threads, seconds=10)
     costs = compute_costs(a.num_envs)
     per_step_ms = 1e3 / ceiling + costs["forward_ms"] / a.num_envs + costs["update_ms"] / 4
     limit = 1e3 / per_step_ms
-    ours = arena_sps(a.num_envs, a.steps)
-    theirs = sb3_sps(a.num_envs, a.steps)
+    # Alternating the two and keeping each one's best run cancels most of the drift on a shared machine.
+    ours_all: list[float] = []
+    theirs_all: list[float | str] = []
+    for _ in range(a.repeats):
+        ours_all.append(arena_sps(a.num_envs, a.steps))
+        theirs_all.append(sb3_sps(a.num_envs, a.steps))
+    ours = max(ours_all)
+    numeric = [t for t in theirs_all if isinstance(t, float)]
+    theirs: float | str = max(numeric) if numeric else theirs_all[0]
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.machine())
     import os
@@ -150,6 +158,7 @@ def main() -> None:
         "settings": {"game": "pong", "num_envs": a.num_envs, "batch_size": 32, "env_steps_per_update": 4,
                      "torso": "nature_cnn", "timed_steps": a.steps, "learning_starts": LEARNING_STARTS},
         "ale_ceiling_sps": ceiling, **costs, "compute_limit_sps": limit, "arena_sps": ours, "sb3_sps": theirs,
+        "arena_sps_runs": ours_all, "sb3_sps_runs": theirs_all,
         "arena_vs_limit": ours / limit,
         "arena_vs_sb3": ours / theirs if isinstance(theirs, float) else None,
     }
@@ -161,7 +170,8 @@ def main() -> None:
 
 Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__},
 {a.threads} torch/ALE thread(s), {a.num_envs} envs. All rows measured in one run of
-`python benchmarks/atari_throughput.py`; {a.steps:,} timed env steps after {LEARNING_STARTS:,} warm-up steps.
+`python benchmarks/atari_throughput.py`; {a.steps:,} timed env steps after {LEARNING_STARTS:,} warm-up steps,
+arena and SB3 alternated {a.repeats} times, best of each shown (all runs in the JSON).
 
 | what | env steps / s | ratio |
 |---|---:|---:|

@@ -85,7 +85,8 @@ def main() -> None:
         data["results"] = [x for x in data["results"] if (x["algo"], x["game"]) != (algo, game)] + [r]
         out.write_text(json.dumps(data, indent=1) + "\n")
         write_tables(data["results"], Path(a.runs_dir))
-        print(f"{algo} {game}: final {r['final_eval']:.1f}, best {r['best_eval']:.1f} in {r['seconds']:.0f}s", flush=True)
+        print(f"{algo} {game}: final {r['final_eval']:.1f}, best {r['best_eval']:.1f} in {r['seconds']:.0f}s",
+              flush=True)
 
 
 if __name__ == "__main__":

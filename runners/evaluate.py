@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def record_video(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int,
     """One episode rendered to an mp4 at ``path``; None when the env cannot render."""
     from moviepy import ImageSequenceClip
 
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame-rendered envs need no sound device
     actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
     env = make(cfg.env.id, 1, seed, render=True, **_env_options(cfg))
     obs = env.reset()

@@ -136,5 +136,5 @@ class RunLogger:
 def _init_wandb(run_dir: Path, config: dict[str, Any], mode: str, project: str) -> Any:
     import wandb
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(project=project, dir=str(run_dir), config=config, mode=mode,
+    return wandb.init(project=project, dir=str(run_dir), config=config, mode=mode,  # type: ignore[arg-type]
                       name=run_dir.name, reinit="finish_previous")

@@ -29,9 +29,16 @@ def read_metrics(run_dir: Path) -> list[dict[str, object]]:
 def curves(records: list[dict[str, object]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(episode_steps, episode_returns, eval_steps, eval_means, eval_stds)``; a resumed run's later
     records replace the earlier ones from the same steps."""
-    ep = sorted({int(r["step"]): float(r["return"]) for r in records if r.get("kind") == "episode"}.items())  # type: ignore[arg-type]
-    ev = sorted({int(r["step"]): (float(r["eval_mean"]), float(r["eval_std"]))  # type: ignore[arg-type]
-                 for r in records if r.get("kind") == "eval"}.items())
+    ep_map: dict[int, float] = {}
+    ev_map: dict[int, tuple[float, float]] = {}
+    for r in records:
+        step = int(str(r["step"]))
+        if r.get("kind") == "episode":
+            ep_map[step] = float(str(r["return"]))
+        elif r.get("kind") == "eval":
+            ev_map[step] = (float(str(r["eval_mean"])), float(str(r["eval_std"])))
+    ep = sorted(ep_map.items())
+    ev = sorted(ev_map.items())
     ep_arr = np.array(ep, dtype=np.float64).reshape(-1, 2)
     ev_arr = np.array([(s, m, sd) for s, (m, sd) in ev], dtype=np.float64).reshape(-1, 3)
     return ep_arr[:, 0], ep_arr[:, 1], ev_arr[:, 0], ev_arr[:, 1], ev_arr[:, 2]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -38,7 +40,10 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | 
         raise
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.json")
-    config = to_dict(cfg)
+    # The env's protocol (frame skip, sticky actions, reward clipping, ...) as the env itself reports it.
+    env_spec = dataclasses.asdict(trainer.spec)
+    (run_dir / "env_spec.json").write_text(json.dumps(env_spec, indent=2, default=str) + "\n")
+    config = {**to_dict(cfg), "env_spec": env_spec}
     start = trainer.step
     logger = RunLogger(run_dir, config, cfg.runner.total_steps, start_step=start, log_every=cfg.log.log_every,
                        progress=cfg.log.progress, wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project,

@@ -92,7 +92,8 @@ def test_c51_loss_is_cross_entropy_and_double_selects_online() -> None:
     # target distribution: r + z with z = 0 -> all mass on atom 1; CE with uniform = log 3
     assert ce.item() == pytest.approx(np.log(3.0), rel=1e-6)
     loss.backward()
-    assert logits.grad is not None and logits.grad[0, 0].abs().sum() > 0 and logits.grad[0, 1].abs().sum() == 0
+    assert logits.grad is not None
+    assert logits.grad[0, 0].abs().sum() > 0 and logits.grad[0, 1].abs().sum() == 0
 
 
 @pytest.mark.parametrize("aggregation", ["mean", "max"])

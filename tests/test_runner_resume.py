@@ -35,7 +35,8 @@ def test_same_seed_same_params_and_other_seed_differs(preset: str, tmp_path: Pat
     train(cfg, tmp_path / "a")
     train(replace(cfg, log=replace(cfg.log, run_dir=str(tmp_path / "b"))), tmp_path / "b")
     _assert_same(_params(tmp_path / "a"), _params(tmp_path / "b"))
-    other = replace(cfg, runner=replace(cfg.runner, seed=1), log=replace(cfg.log, run_dir=str(tmp_path / "c")))
+    other = replace(cfg, runner=replace(cfg.runner, seed=1),
+                    log=replace(cfg.log, run_dir=str(tmp_path / "c")))
     train(other, tmp_path / "c")
     pa, pc = _params(tmp_path / "a"), _params(tmp_path / "c")
     assert any(not torch.equal(pa[k], pc[k]) for k in pa)

@@ -81,8 +81,9 @@ class DQNLearner:
             self.target.load_state_dict(self.online.state_dict())
             return
         with torch.no_grad():
-            target_params = list(self.target.parameters())
-            torch._foreach_lerp_(target_params, list(self.online.parameters()), self.cfg.tau)
+            target_params: list[torch.Tensor] = list(self.target.parameters())
+            online_params: list[torch.Tensor] = list(self.online.parameters())
+            torch._foreach_lerp_(target_params, online_params, self.cfg.tau)
             for t, o in zip(self.target.buffers(), self.online.buffers(), strict=True):
                 t.copy_(o)
 

@@ -8,10 +8,13 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class DQNConfig:
-    """DQN and its extensions; Rainbow is all six flags on (double, dueling, prioritized, n_step>1, noisy, distributional)."""
+    """DQN and its extensions.
+
+    Rainbow is all six flags on: double, dueling, prioritized, n_step > 1, noisy, distributional.
+    """
 
     double: bool = False
-    """Double Q-learning: the online network picks the next action, the target network values it (van Hasselt et al. 2016)."""
+    """Double Q-learning (van Hasselt et al. 2016): the online net picks the next action, the target net values it."""
     dueling: bool = False
     """Dueling head: separate value and advantage streams (Wang et al. 2016)."""
     dueling_aggregation: Literal["mean", "max"] = "mean"

@@ -15,6 +15,8 @@ from envs.base import EnvSpec
 class QNetwork(nn.Module):
     """``obs -> torso -> head``. ``forward`` returns ``[B, A, K]`` (logits when distributional, Q when K=1)."""
 
+    support: torch.Tensor  # [K] atom values (C51); unused otherwise
+
     def __init__(self, torso: Torso, num_actions: int, cfg: DQNConfig) -> None:
         super().__init__()
         self.torso = torso

@@ -19,7 +19,7 @@ class TorsoConfig:
     """Which network body turns observations into features."""
 
     kind: TorsoKind = "auto"
-    """Torso family: mlp (flat features), nature_cnn (Atari), impala (ResNet), small_cnn (MinAtar); auto picks by env."""
+    """Torso: mlp (flat features), nature_cnn (Atari), impala (ResNet), small_cnn (MinAtar); auto picks by env."""
     hidden: tuple[int, ...] = (128, 128)
     """MLP layer widths."""
     activation: str = "relu"

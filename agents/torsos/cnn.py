@@ -23,7 +23,8 @@ class _ConvTorso(Torso):
 
     def _finish(self, conv: nn.Module, obs_shape: tuple[int, ...], fc: int) -> None:
         # channels-last convolutions are about 20% faster on CPU (oneDNN) and on GPU tensor cores.
-        self.conv = nn.Sequential(conv, nn.Flatten()).to(memory_format=torch.channels_last)
+        self.conv = nn.Sequential(conv, nn.Flatten()).to(
+            memory_format=torch.channels_last)  # type: ignore[call-overload]
         flat = _flat_size(self.conv, obs_shape)
         self.fc = nn.Sequential(nn.Linear(flat, fc), nn.ReLU()) if fc > 0 else nn.Identity()
         self.output_dim = fc if fc > 0 else flat
