@@ -20,6 +20,7 @@ import torch
 
 from agents.dqn import DQNActor, DQNLearner, build_q_network
 from agents.errors import ConfigError
+from agents.params import ParamsClient
 from agents.schedules import LinearSchedule
 from envs import make
 from envs.base import BatchedEnv, EnvSpec
@@ -98,6 +99,8 @@ class Trainer:
         network = build_q_network(cfg.agent, cfg.torso, self.spec)
         self.learner = DQNLearner(network, cfg.agent, self.device, seed=seed + 1)
         self.actor = DQNActor(self.learner.online, cfg.agent, seed=seed + 2)
+        # One process: the actor acts with the learner's own module, so the client never copies.
+        self.params = ParamsClient(self.actor, self.learner.get_params, shared=True)
         a = cfg.agent
         self.buffer = ReplayBuffer(
             capacity=cfg.replay.capacity, obs_shape=self.spec.obs_shape, obs_dtype=self.spec.obs_dtype,
@@ -144,6 +147,7 @@ class Trainer:
             if self.cfg.agent.prioritized and out.priorities is not None:
                 self.buffer.update_priorities(batch.index, out.priorities)
             self.metrics = out.metrics
+        self.params.update(self.learner.updates)
 
     def maybe_evaluate(self, force: bool = False) -> None:
         every = self.cfg.runner.eval_every

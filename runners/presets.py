@@ -7,7 +7,8 @@ Published hyperparameters, with sources:
 - ``rainbow-minatar``: Obando-Ceron & Castro 2021 ("Revisiting Rainbow"), MinAtar settings.
 CartPole presets are tuned here to solve CartPole-v1 (eval mean >= 475) within 50,000 env steps;
 they stop as soon as an evaluation reaches 475 (``--runner.target-return``), so the saved model
-is the one that solved it.
+is the one that solved it. They use one torch thread: small MLPs gain nothing from more, and the
+same thread count on every machine keeps runs reproducible.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _cartpole(name: str, agent: DQNConfig) -> TrainConfig:
         torso=TorsoConfig(kind="mlp", hidden=(128, 128)),
         replay=ReplayConfig(capacity=50_000, learning_starts=1_000),
         runner=RunnerConfig(total_steps=50_000, train_every=2, eval_every=5_000, eval_episodes=10,
-                            target_return=475.0, checkpoint_every=10_000),
+                            target_return=475.0, checkpoint_every=10_000, torch_threads=1),
     )
 
 

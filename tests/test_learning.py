@@ -1,5 +1,6 @@
-"""Learning tests (slow): fixed seeds, reward thresholds. Double+Dueling DQN and Rainbow each solve
-CartPole-v1 (eval mean >= 475 over 10 episodes) within 50,000 env steps."""
+"""Learning tests (slow): fixed seeds, reward thresholds. DQN (the default preset, what `make train`
+runs), Double+Dueling DQN and Rainbow each solve CartPole-v1 (eval mean >= 475 over 10 episodes)
+within 50,000 env steps."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from runners.train import train
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["double-dueling-cartpole", "rainbow-cartpole"])
+@pytest.mark.parametrize("preset", ["dqn-cartpole", "double-dueling-cartpole", "rainbow-cartpole"])
 def test_solves_cartpole_within_50k_steps(preset: str, tmp_path: Path) -> None:
     cfg = PRESETS[preset]()
     assert cfg.runner.total_steps == 50_000 and cfg.runner.eval_episodes == 10
