@@ -82,8 +82,13 @@ def find_checkpoint(path: Path) -> Path:
     raise CheckpointError(f"no checkpoint found at {path}")
 
 
-def save_trainer(trainer: Any, run_dir: Path, final: bool, config: dict[str, Any]) -> Path:
-    """Checkpoint everything ``trainer`` needs to resume; also ``model.pt`` on the final save."""
+def save_trainer(trainer: Any, run_dir: Path, final: bool, config: dict[str, Any],
+                 env_spec: dict[str, Any] | None = None) -> Path:
+    """Checkpoint everything ``trainer`` needs to resume; also ``model.pt`` on the final save.
+
+    ``config`` is exactly ``to_dict(TrainConfig)`` (so ``from_dict`` rebuilds it); the env's protocol
+    as the env reported it is kept beside it under ``env_spec``.
+    """
     ckpt_dir = run_dir / CHECKPOINT_DIR
     budget = trainer.cfg.replay.checkpoint_budget_gb * 1e9
     with_replay = trainer.buffer.nbytes <= budget
@@ -92,13 +97,13 @@ def save_trainer(trainer: Any, run_dir: Path, final: bool, config: dict[str, Any
     if with_replay:
         replay_file = f"replay-{trainer.step:012d}.pt"
         atomic_save(trainer.buffer.state_dict(), ckpt_dir / replay_file)
-    atomic_save({"format_version": FORMAT_VERSION, "config": config, "trainer": state,
-                 "replay_file": replay_file}, ckpt_dir / LATEST)
+    atomic_save({"format_version": FORMAT_VERSION, "config": config, "env_spec": env_spec or {},
+                 "trainer": state, "replay_file": replay_file}, ckpt_dir / LATEST)
     for old in ckpt_dir.glob("replay-*.pt"):
         if old.name != replay_file:
             old.unlink(missing_ok=True)
     if final:
-        atomic_save(model_payload(trainer, config), ckpt_dir / MODEL)
+        atomic_save({**model_payload(trainer, config), "env_spec": env_spec or {}}, ckpt_dir / MODEL)
     return ckpt_dir / LATEST
 
 

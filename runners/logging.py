@@ -58,6 +58,7 @@ class RunLogger:
         self.t0 = time.perf_counter()
         self.sps_window: deque[tuple[float, int]] = deque(maxlen=20)
         self.last_bar = 0.0
+        self.last_step = start_step
         self.wandb = _init_wandb(run_dir, config, wandb_mode, wandb_project) if wandb_mode != "off" else None
         self.bar: Progress | None = None
         if progress:
@@ -86,6 +87,7 @@ class RunLogger:
 
     def progress(self, step: int, metrics: dict[str, float], epsilon: float, recent: deque[float]) -> None:
         now = time.perf_counter()
+        self.last_step = step
         if step >= self.next_log:
             self.next_log = (step // self.log_every + 1) * self.log_every
             record: dict[str, Any] = {"kind": "train", "step": step, "sps": round(self.sps(step), 1),
@@ -125,6 +127,7 @@ class RunLogger:
 
     def close(self) -> None:
         if self.bar is not None:
+            self.bar.update(self.task, completed=self.last_step)  # the bar ends where the run ended
             self.bar.stop()
             self.bar = None
         self.file.close()

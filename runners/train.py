@@ -43,9 +43,10 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | 
     # The env's protocol (frame skip, sticky actions, reward clipping, ...) as the env itself reports it.
     env_spec = dataclasses.asdict(trainer.spec)
     (run_dir / "env_spec.json").write_text(json.dumps(env_spec, indent=2, default=str) + "\n")
-    config = {**to_dict(cfg), "env_spec": env_spec}
+    config = to_dict(cfg)
     start = trainer.step
-    logger = RunLogger(run_dir, config, cfg.runner.total_steps, start_step=start, log_every=cfg.log.log_every,
+    logger = RunLogger(run_dir, {**config, "env_spec": env_spec}, cfg.runner.total_steps, start_step=start,
+                       log_every=cfg.log.log_every,
                        progress=cfg.log.progress, wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project,
                        console=console)
     trainer.logger = logger
@@ -54,7 +55,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | 
             console.log("replay was not saved with this checkpoint (over the memory budget): refilling it")
         if not resume:
             console.log(f"run directory: {run_dir}")
-        result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config), stop_at=stop_at)
+        result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config, env_spec), stop_at=stop_at)
         curve = plot_runs([run_dir], run_dir / "learning_curve.png", title=f"{cfg.preset} on {cfg.env.id}")
         logger.finish(_summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
     finally:
