@@ -60,3 +60,25 @@ class Batch:
 
     def __len__(self) -> int:
         return int(self.action.shape[0])
+
+
+@dataclass(frozen=True)
+class GameRecord:
+    """``P`` self-play positions with their search targets (AlphaZero).
+
+    Attributes:
+        obs: ``[P, C, H, W]`` float32 canonical observations (from the player to move).
+        legal_mask: ``[P, A]`` bool legal actions.
+        policy: ``[P, A]`` float32 MCTS visit distribution at the root (the target pi, not the move played).
+        value: ``[P]`` float32 final result z from the point of view of the player to move.
+        player: ``[P]`` int8 player to move (0 or 1), for diagnostics.
+    """
+
+    obs: np.ndarray
+    legal_mask: np.ndarray
+    policy: np.ndarray
+    value: np.ndarray
+    player: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.value.shape[0])

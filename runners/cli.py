@@ -10,6 +10,7 @@ import difflib
 import io
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import tyro
 
 from agents.errors import ConfigError
 from envs import EnvIdError
+from envs.games.base import GameError
 from runners.checkpoint import CheckpointError
 from runners.plot import PlotError
 
@@ -30,6 +32,9 @@ commands:
   eval CHECKPOINT              evaluate a checkpoint (run directory or .pt file)
   presets                      list the presets
   plot RUN_DIR...              plot learning curves of one or more runs to a PNG
+  selfplay [PRESET] [overrides]  AlphaZero self-play (default: alphazero-tictactoe); --resume RUN_DIR continues
+  tournament --game G PLAYER...  round robin between bots and checkpoints, Elo ratings with 95% CIs
+  play --game G PLAYER         play a bot in the terminal
 
 `arena COMMAND --help` shows the options of a command."""
 
@@ -103,13 +108,19 @@ class PlotArgs:
 
 def cmd_presets(args: Sequence[str]) -> int:
     from runners.presets import DEFAULT_PRESET, PRESETS, describe
+    from runners.selfplay_config import DEFAULT_SELFPLAY_PRESET, SELFPLAY_PRESETS
 
     if args:
         raise UsageError("arena presets takes no arguments")
-    width = max(map(len, PRESETS))
+    width = max(map(len, [*PRESETS, *SELFPLAY_PRESETS]))
+    print("arena train PRESET:")
     for name in PRESETS:
         mark = " (default)" if name == DEFAULT_PRESET else ""
-        print(f"{name:<{width}}  {describe(name)}{mark}")
+        print(f"  {name:<{width}}  {describe(name)}{mark}")
+    print("arena selfplay PRESET:")
+    for name, fn in SELFPLAY_PRESETS.items():
+        mark = " (default)" if name == DEFAULT_SELFPLAY_PRESET else ""
+        print(f"  {name:<{width}}  {(fn.__doc__ or '').strip().splitlines()[0]}{mark}")
     return 0
 
 
@@ -175,8 +186,57 @@ def cmd_plot(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_selfplay(argv: Sequence[str]) -> int:
+    from runners.selfplay_config import DEFAULT_SELFPLAY_PRESET, SELFPLAY_PRESETS, SelfPlayConfig
+    from runners.selfplay_run import load_run_config, run_selfplay
+
+    args = list(argv)
+    resume, args = _split_resume(args)
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = load_run_config(run_dir)
+        if not (run_dir / "checkpoints" / "latest.pt").is_file():
+            raise CheckpointError(f"{run_dir} holds no checkpoint to resume from")
+        cfg = parse(SelfPlayConfig, args, "arena selfplay --resume RUN_DIR", default=saved)
+        if cfg.game != saved.game:
+            raise CheckpointError(f"run {run_dir} was trained on {saved.game}; it cannot resume on {cfg.game}")
+        run_selfplay(cfg, run_dir, resume=True)
+        return 0
+    preset = DEFAULT_SELFPLAY_PRESET
+    if args and not args[0].startswith("-"):
+        preset = args.pop(0)
+    if preset not in SELFPLAY_PRESETS:
+        close = difflib.get_close_matches(preset, SELFPLAY_PRESETS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see arena presets"
+        raise UsageError(f"unknown self-play preset '{preset}'{hint}")
+    cfg = parse(SelfPlayConfig, args, f"arena selfplay {preset}", default=SELFPLAY_PRESETS[preset](),
+                description=f"AlphaZero self-play with preset '{preset}'; every option below overrides it.")
+    if cfg.preset != preset:
+        raise UsageError("--preset cannot be overridden; give the preset name as the first argument")
+    game = cfg.game.replace(":", "-").replace("(", "").replace(")", "").replace(",", "-").replace("=", "")
+    run_dir = Path(cfg.log.run_dir) if cfg.log.run_dir else \
+        Path("runs") / f"{cfg.preset}-{game}-seed{cfg.selfplay.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (run_dir / "checkpoints").exists():
+        raise UsageError(f"{run_dir} already holds a run; use --resume {run_dir} or another --log.run-dir")
+    run_selfplay(cfg, run_dir)
+    return 0
+
+
+def cmd_tournament(argv: Sequence[str]) -> int:
+    from runners.tournament import cmd_tournament as run
+
+    return run(argv)
+
+
+def cmd_play(argv: Sequence[str]) -> int:
+    from runners.play import cmd_play as run
+
+    return run(argv)
+
+
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "plot": cmd_plot,
+    "selfplay": cmd_selfplay, "tournament": cmd_tournament, "play": cmd_play,
 }
 
 
@@ -192,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"unknown command '{cmd}'" + (f"; did you mean {close[0]}?" if close else "")
                              + "; see arena --help")
         return COMMANDS[cmd](rest)
-    except (UsageError, ConfigError, EnvIdError, CheckpointError, PlotError) as e:
+    except (UsageError, ConfigError, EnvIdError, CheckpointError, PlotError, GameError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

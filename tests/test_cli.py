@@ -10,6 +10,7 @@ import pytest
 
 from runners.cli import main
 from runners.presets import PRESETS
+from runners.selfplay_config import SELFPLAY_PRESETS
 from runners.train import train
 from tests.helpers import quick
 
@@ -34,9 +35,10 @@ def test_help_and_presets(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     assert "train" in capsys.readouterr().out
     assert main(["presets"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == len(PRESETS)
-    assert all(any(line.startswith(name) for line in out) for name in PRESETS)
+    out = [line.strip() for line in capsys.readouterr().out.strip().splitlines()]
+    names = [*PRESETS, *SELFPLAY_PRESETS]
+    assert len(out) == len(names) + 2  # two headings: arena train, arena selfplay
+    assert all(any(line.startswith(name + " ") for line in out) for name in names)
     with pytest.raises(SystemExit) as e:
         main(["train", "rainbow-atari", "--help"])
     assert e.value.code == 0

@@ -7,11 +7,12 @@ from typing import Literal
 
 from agents.errors import ConfigError
 from agents.torsos.base import RecurrentState, Torso
+from agents.torsos.board import BoardResNet
 from agents.torsos.cnn import ImpalaResNet, NatureCNN, SmallCNN
 from agents.torsos.mlp import ACTIVATIONS, MLPTorso
 from envs.base import EnvSpec
 
-TorsoKind = Literal["auto", "mlp", "nature_cnn", "impala", "small_cnn"]
+TorsoKind = Literal["auto", "mlp", "nature_cnn", "impala", "small_cnn", "resnet"]
 
 
 @dataclass(frozen=True)
@@ -19,20 +20,25 @@ class TorsoConfig:
     """Which network body turns observations into features."""
 
     kind: TorsoKind = "auto"
-    """Torso: mlp (flat features), nature_cnn (Atari), impala (ResNet), small_cnn (MinAtar); auto picks by env."""
+    """Torso: mlp (flat features), nature_cnn (Atari), impala (ResNet), small_cnn (MinAtar), resnet (board games,
+    AlphaZero tower); auto picks by env."""
     hidden: tuple[int, ...] = (128, 128)
     """MLP layer widths."""
     activation: str = "relu"
     """MLP activation: relu, tanh, elu or gelu."""
     fc: int = 512
     """Width of the fully connected layer after a CNN (0: none, the head sees conv features)."""
+    channels: int = 64
+    """resnet: channels of the residual tower."""
+    blocks: int = 4
+    """resnet: number of residual blocks."""
 
 
 def resolve_kind(cfg: TorsoConfig, spec: EnvSpec) -> str:
     """The concrete torso kind for ``spec`` (``auto`` chosen from the observation kind)."""
     if cfg.kind != "auto":
         return cfg.kind
-    return {"vector": "mlp", "atari": "nature_cnn", "image": "small_cnn"}.get(spec.kind, "mlp")
+    return {"vector": "mlp", "atari": "nature_cnn", "image": "small_cnn", "board": "resnet"}.get(spec.kind, "mlp")
 
 
 def build_torso(cfg: TorsoConfig, spec: EnvSpec) -> Torso:
@@ -56,8 +62,10 @@ def build_torso(cfg: TorsoConfig, spec: EnvSpec) -> Torso:
         return ImpalaResNet(shape, fc=cfg.fc, obs_scale=scale)
     if kind == "small_cnn":
         return SmallCNN(shape, fc=cfg.fc, obs_scale=scale)
+    if kind == "resnet":
+        return BoardResNet(shape, channels=cfg.channels, blocks=cfg.blocks)
     raise ConfigError(f"unknown torso kind '{kind}'")
 
 
-__all__ = ["ImpalaResNet", "MLPTorso", "NatureCNN", "RecurrentState", "SmallCNN", "Torso", "TorsoConfig",
+__all__ = ["BoardResNet", "ImpalaResNet", "MLPTorso", "NatureCNN", "RecurrentState", "SmallCNN", "Torso", "TorsoConfig",
            "build_torso", "resolve_kind"]

@@ -1,0 +1,239 @@
+"""AlphaZero self-play (Silver et al. 2018): play games with the current network, learn from them, repeat.
+
+One iteration: ``games_per_iteration`` games searched together (every search round evaluates the leaves
+of all games in one network call), their positions (with symmetric copies) into a sliding window,
+``train_steps_per_iteration`` gradient steps, then the evaluation cache is cleared because the weights
+changed. Optional gating (AlphaGo Zero): self-play uses the best network, and a trained candidate
+replaces it only after winning a match. Every ``eval_every`` iterations the network plays the anchors
+and an Elo rating is fitted (``runners.elo``), which gives the Elo curve over training.
+
+Deviation from the paper: one process alternates self-play and training instead of running them
+concurrently, which keeps runs exactly reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.alphazero.agent import AlphaZeroLearner
+from agents.alphazero.evaluator import NetworkEvaluator
+from agents.alphazero.mcts import MCTS, sample_action
+from agents.alphazero.network import PolicyValueNet, build_policy_value_net
+from agents.bots import make_player
+from agents.bots.base import Player
+from agents.bots.mcts_bot import MCTSPlayer
+from envs.games import make_game
+from envs.games.base import Game
+from replay.positions import PositionBuffer
+from replay.types import GameRecord
+from runners.elo import fit_elo
+from runners.selfplay_config import SelfPlayConfig
+from runners.tournament import play_match
+
+
+@dataclass(frozen=True)
+class SelfPlayStats:
+    games: int
+    positions: int
+    mean_length: float
+    first_player_score: float
+    """Mean result for player 0 (1 win, 0 draw, -1 loss): drifts toward the game's theoretical value."""
+    seconds: float
+
+
+def play_selfplay_games(game: Game, mcts: MCTS, num_games: int, temperature_moves: int,
+                        rng: np.random.Generator) -> tuple[GameRecord, SelfPlayStats]:
+    """Play ``num_games`` games at once with root noise; return every position with its targets."""
+    t0 = time.perf_counter()
+    roots = [mcts.new_root(game.new_initial_state()) for _ in range(num_games)]
+    trajectories: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]] = [[] for _ in range(num_games)]
+    results = np.zeros((num_games, 2), np.float32)
+    active = list(range(num_games))
+    while active:
+        mcts.search([roots[i] for i in active], add_noise=True)
+        still = []
+        for i in active:
+            root = roots[i]
+            state = root.state
+            target = mcts.policy(root, 1.0)  # [A] visit distribution: the training target pi
+            greedy = state.move_number() >= temperature_moves
+            action = sample_action(mcts.policy(root, 0.0) if greedy else target, rng)
+            trajectories[i].append((state.observation(), state.legal_mask(), target, state.current_player()))
+            roots[i] = mcts.advance(root, action)
+            if roots[i].state.is_terminal():
+                results[i] = roots[i].state.returns()
+            else:
+                still.append(i)
+        active = still
+    obs, legal, pi, z, player = [], [], [], [], []
+    for i, traj in enumerate(trajectories):
+        for o, m, p, who in traj:
+            obs.append(o)
+            legal.append(m)
+            pi.append(p)
+            z.append(results[i, who])
+            player.append(who)
+    record = GameRecord(np.stack(obs).astype(np.float32), np.stack(legal), np.stack(pi).astype(np.float32),
+                        np.asarray(z, np.float32), np.asarray(player, np.int8))
+    lengths = [len(t) for t in trajectories]
+    stats = SelfPlayStats(num_games, len(record), float(np.mean(lengths)), float(results[:, 0].mean()),
+                          time.perf_counter() - t0)
+    return record, stats
+
+
+def augment(game: Game, rec: GameRecord) -> GameRecord:
+    """Every symmetric copy of every position; the legal mask is transformed like the policy."""
+    obs, legal, pi, z, player = [], [], [], [], []
+    for k in range(len(rec)):
+        pairs = game.symmetries(rec.obs[k], rec.policy[k])
+        masks = game.symmetries(rec.obs[k], rec.legal_mask[k].astype(np.float32))
+        for (o, p), (_, m) in zip(pairs, masks, strict=True):
+            obs.append(o)
+            pi.append(p)
+            legal.append(m > 0.5)
+            z.append(rec.value[k])
+            player.append(rec.player[k])
+    return GameRecord(np.stack(obs).astype(np.float32), np.stack(legal), np.stack(pi).astype(np.float32),
+                      np.asarray(z, np.float32), np.asarray(player, np.int8))
+
+
+def network_player(game: Game, net: PolicyValueNet, simulations: int, seed: int, name: str) -> MCTSPlayer:
+    """A greedy (temperature 0, no noise) MCTS player on a frozen copy of ``net``."""
+    frozen = copy.deepcopy(net).eval()
+    return MCTSPlayer(game, simulations, NetworkEvaluator(frozen), seed, name=name)
+
+
+class SelfPlayTrainer:
+    """Holds everything a self-play run needs; ``iterate`` does one iteration, ``state_dict`` resumes it."""
+
+    def __init__(self, cfg: SelfPlayConfig) -> None:
+        s = cfg.selfplay
+        if s.torch_threads > 0:
+            torch.set_num_threads(s.torch_threads)
+        self.cfg = cfg
+        self.game = make_game(cfg.game)
+        torch.manual_seed(s.seed)
+        self.net = build_policy_value_net(self.game, cfg.torso, cfg.agent.value_hidden).eval()
+        self.learner = AlphaZeroLearner(self.net, cfg.agent)
+        self.best = copy.deepcopy(self.net).eval() if s.gating else None
+        self.rng = np.random.default_rng(s.seed)
+        self.evaluator = NetworkEvaluator(self.best if self.best is not None else self.net)
+        self.mcts = MCTS(cfg.mcts, self.evaluator, self.rng)
+        self.buffer = PositionBuffer(s.replay_window, self.game.obs_shape, self.game.num_actions)
+        self.iteration = 0
+        self.games = 0
+        self.elo_history: list[dict[str, Any]] = []
+        self.anchor_results: dict[str, list[int]] = {}  # "a|b" -> [wins, draws, losses] of a as first player
+
+    # --- one iteration ----------------------------------------------------------------------------
+    def iterate(self) -> dict[str, float]:
+        s = self.cfg.selfplay
+        record, stats = play_selfplay_games(self.game, self.mcts, s.games_per_iteration, s.temperature_moves,
+                                            self.rng)
+        self.buffer.add(augment(self.game, record) if s.augment else record)
+        self.games += stats.games
+        metrics: dict[str, float] = {"games": float(self.games), "positions": float(self.buffer.added),
+                                     "positions_per_s": stats.positions / max(stats.seconds, 1e-9),
+                                     "game_length": stats.mean_length, "first_player_score": stats.first_player_score,
+                                     "selfplay_s": stats.seconds}
+        if len(self.buffer) >= s.min_positions:
+            t0 = time.perf_counter()
+            outs = [self.learner.step(self.buffer.sample(self.cfg.agent.batch_size, self.rng))
+                    for _ in range(s.train_steps_per_iteration)]
+            for key in outs[0].metrics:
+                metrics[key] = float(np.mean([o.metrics[key] for o in outs]))
+            metrics["train_s"] = time.perf_counter() - t0
+            if self.best is None:
+                self.evaluator.clear_cache()  # the weights changed: cached evaluations are stale
+            else:
+                metrics["gate_score"] = self.gate()
+        self.iteration += 1
+        metrics["iteration"] = float(self.iteration)
+        return metrics
+
+    def gate(self) -> float:
+        """Candidate vs best; the candidate replaces the best when it scores at least gate_win_rate."""
+        assert self.best is not None
+        s = self.cfg.selfplay
+        sims = s.eval_simulations or self.cfg.mcts.num_simulations
+        seed = int(self.rng.integers(2**31))
+        cand = network_player(self.game, self.net, sims, seed, "candidate")
+        best = network_player(self.game, self.best, sims, seed + 1, "best")
+        w1, d1, l1 = play_match(self.game, cand, best, s.gate_games // 2, seed + 2)
+        l2, d2, w2 = play_match(self.game, best, cand, s.gate_games - s.gate_games // 2, seed + 3)
+        score = (w1 + w2 + 0.5 * (d1 + d2)) / max(s.gate_games, 1)
+        if score >= s.gate_win_rate:
+            self.best.load_state_dict(self.net.state_dict())
+            self.evaluator.clear_cache()
+        return score
+
+    # --- Elo against fixed anchors ----------------------------------------------------------------
+    def evaluate(self) -> dict[str, Any]:
+        """Play the current network against every anchor (both colours) and fit Elo with anchors[0] = 0."""
+        s = self.cfg.selfplay
+        sims = s.eval_simulations or self.cfg.mcts.num_simulations
+        seed = s.seed * 7_919 + self.iteration
+        anchors: dict[str, Player] = {a: make_player(a, self.game, seed + k) for k, a in enumerate(s.anchors)}
+        # Anchors play each other once per run (cached in the checkpoint), so their ratings are fixed.
+        for i, a in enumerate(s.anchors):
+            for b in s.anchors[i + 1:]:
+                if f"{a}|{b}" not in self.anchor_results:
+                    self.anchor_results[f"{a}|{b}"] = list(play_match(self.game, anchors[a], anchors[b],
+                                                                      s.eval_games // 2, seed + 101))
+                    self.anchor_results[f"{b}|{a}"] = list(play_match(self.game, anchors[b], anchors[a],
+                                                                      s.eval_games - s.eval_games // 2, seed + 102))
+        me = network_player(self.game, self.net, sims, seed + 103, "alphazero")
+        vs: dict[str, list[int]] = {}
+        for k, (name, bot) in enumerate(anchors.items()):
+            first = play_match(self.game, me, bot, s.eval_games // 2, seed + 200 + k)
+            second = play_match(self.game, bot, me, s.eval_games - s.eval_games // 2, seed + 300 + k)
+            vs[name] = [first[0] + second[2], first[1] + second[1], first[2] + second[0]]  # W, D, L of alphazero
+        names = [*s.anchors, "alphazero"]
+        wins = np.zeros((len(names), len(names)))  # wins[i, j]: points (win 1, draw 1/2) of i against j
+        games = np.zeros_like(wins)
+        for key, (w, d, lo) in self.anchor_results.items():
+            a, b = key.split("|")
+            i, j = names.index(a), names.index(b)
+            wins[i, j] += w + 0.5 * d
+            wins[j, i] += lo + 0.5 * d
+            games[i, j] += w + d + lo
+            games[j, i] += w + d + lo
+        me_i = len(names) - 1
+        for name, (w, d, lo) in vs.items():
+            j = names.index(name)
+            wins[me_i, j] += w + 0.5 * d
+            wins[j, me_i] += lo + 0.5 * d
+            games[me_i, j] += w + d + lo
+            games[j, me_i] += w + d + lo
+        ratings, ci = fit_elo(names, wins, games, anchor=s.anchors[0])
+        entry = {"iteration": self.iteration, "games": self.games, "elo": float(ratings["alphazero"]),
+                 "elo_ci95": float(ci["alphazero"]), "vs": vs,
+                 "anchor_elo": {a: float(ratings[a]) for a in s.anchors}}
+        self.elo_history.append(entry)
+        return entry
+
+    # --- checkpoint state -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"iteration": self.iteration, "games": self.games, "learner": self.learner.state_dict(),
+                "best": self.best.state_dict() if self.best is not None else None,
+                "rng": self.rng.bit_generator.state, "buffer": self.buffer.state_dict(),
+                "elo_history": self.elo_history, "anchor_results": self.anchor_results,
+                "game": self.game.name, "obs_shape": list(self.game.obs_shape),
+                "num_actions": self.game.num_actions}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iteration, self.games = int(state["iteration"]), int(state["games"])
+        self.learner.load_state_dict(state["learner"])
+        if self.best is not None and state["best"] is not None:
+            self.best.load_state_dict(state["best"])
+        self.rng.bit_generator.state = state["rng"]
+        self.buffer.load_state_dict(state["buffer"])
+        self.elo_history = list(state["elo_history"])
+        self.anchor_results = {k: list(v) for k, v in state["anchor_results"].items()}
+        self.evaluator.clear_cache()

@@ -1,0 +1,210 @@
+"""``arena selfplay``: run directory, progress bar, JSONL / wandb metrics, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, CheckpointError, atomic_save, load
+from runners.config import from_dict, to_dict
+from runners.logging import _init_wandb
+from runners.loop import _StopFlag
+from runners.selfplay import SelfPlayTrainer
+from runners.selfplay_config import SelfPlayConfig
+
+FORMAT = "arena-selfplay-1"
+
+
+@dataclass(frozen=True)
+class SelfPlayResult:
+    iterations: int
+    games: int
+    seconds: float
+    last_elo: dict[str, Any] | None
+    interrupted: bool
+
+
+class SelfPlayLogger:
+    """RUN_DIR/metrics.jsonl, a progress bar (games, positions/s, loss, Elo) and wandb when asked."""
+
+    def __init__(self, run_dir: Path, cfg: SelfPlayConfig, start_iteration: int, console: Console) -> None:
+        self.file = (run_dir / "metrics.jsonl").open("a", buffering=1)
+        self.console = console
+        self.t0 = time.perf_counter()
+        self.wandb = (_init_wandb(run_dir, to_dict(cfg), cfg.log.wandb, cfg.log.wandb_project)
+                      if cfg.log.wandb != "off" else None)
+        self.bar: Progress | None = None
+        self.last = start_iteration
+        if cfg.log.progress:
+            self.bar = Progress(TextColumn("[bold]selfplay"), BarColumn(), TaskProgressColumn(),
+                                TextColumn("{task.fields[games]:,} games"),
+                                TextColumn("{task.fields[pps]:>6.0f} pos/s"),
+                                TextColumn("loss {task.fields[loss]}"), TextColumn("Elo {task.fields[elo]}"),
+                                TimeRemainingColumn(), console=console)
+            self.task = self.bar.add_task("selfplay", total=cfg.selfplay.iterations, completed=start_iteration,
+                                          games=0, pps=0.0, loss="-", elo="-")
+            self.bar.start()
+
+    def write(self, record: dict[str, Any]) -> None:
+        record = {**record, "time": round(time.perf_counter() - self.t0, 3)}
+        self.file.write(json.dumps(record) + "\n")
+        if self.wandb is not None:
+            flat = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "iteration"}
+            self.wandb.log(flat, step=int(record["iteration"]))
+
+    def iteration(self, metrics: dict[str, float]) -> None:
+        self.last = int(metrics["iteration"])
+        self.write({"kind": "iteration", **{k: round(v, 6) for k, v in metrics.items()}})
+        if self.bar is not None:
+            loss = f"{metrics['loss']:.3f}" if "loss" in metrics else "-"
+            self.bar.update(self.task, completed=self.last, games=int(metrics["games"]),
+                            pps=metrics["positions_per_s"], loss=loss)
+
+    def evaluation(self, entry: dict[str, Any]) -> None:
+        self.write({"kind": "eval", **entry})
+        vs = ", ".join(f"{k} {w}/{d}/{lo}" for k, (w, d, lo) in entry["vs"].items())
+        self.console.log(f"Elo @ iteration {entry['iteration']}: {entry['elo']:.0f} ± {entry['elo_ci95']:.0f} "
+                         f"(W/D/L {vs})")
+        if self.bar is not None:
+            self.bar.update(self.task, elo=f"{entry['elo']:.0f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.last)
+            self.bar.stop()
+            self.bar = None
+        self.file.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+            self.wandb = None
+
+
+def save_selfplay(trainer: SelfPlayTrainer, run_dir: Path, final: bool) -> None:
+    """``latest.pt`` (everything to resume) and, on the final save, ``model.pt`` (the network alone)."""
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    config = to_dict(trainer.cfg)
+    atomic_save({"format": FORMAT, "config": config, "trainer": trainer.state_dict()}, ckpt_dir / LATEST)
+    if final:
+        atomic_save(model_payload(trainer), ckpt_dir / MODEL)
+
+
+def model_payload(trainer: SelfPlayTrainer) -> dict[str, Any]:
+    game = trainer.game
+    return {"format": FORMAT, "config": to_dict(trainer.cfg), "model": trainer.net.state_dict(),
+            "game": game.name, "obs_shape": list(game.obs_shape), "num_actions": game.num_actions,
+            "iteration": trainer.iteration}
+
+
+def load_selfplay_checkpoint(path: Path) -> dict[str, Any]:
+    """A self-play checkpoint (file or run directory); CheckpointError for anything else."""
+    candidates = [path / CHECKPOINT_DIR / MODEL, path / CHECKPOINT_DIR / LATEST, path] if path.is_dir() else [path]
+    for c in candidates:
+        if c.is_file():
+            ckpt = load(c)
+            if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+                raise CheckpointError(f"{c} is not an arena self-play checkpoint")
+            return ckpt
+    raise CheckpointError(f"no self-play checkpoint found at {path}")
+
+
+def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
+                 console: Console | None = None) -> SelfPlayResult:
+    """Train until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal)."""
+    console = console or Console(stderr=True)
+    trainer = SelfPlayTrainer(cfg)  # validates the game and config before the run directory appears
+    if resume:
+        state = load(run_dir / CHECKPOINT_DIR / LATEST)
+        if state.get("format") != FORMAT:
+            raise CheckpointError(f"{run_dir} holds no self-play checkpoint")
+        if state["trainer"]["game"] != trainer.game.name:
+            raise CheckpointError(f"run {run_dir} was trained on {state['trainer']['game']}, not {trainer.game.name}")
+        trainer.load_state_dict(state["trainer"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
+    if not resume:
+        console.log(f"run directory: {run_dir}")
+    s = cfg.selfplay
+    end = s.iterations if stop_at is None else min(stop_at, s.iterations)
+    logger = SelfPlayLogger(run_dir, cfg, trainer.iteration, console)
+    t0 = time.perf_counter()
+    interrupted = False
+    try:
+        with _StopFlag() as stop:
+            while trainer.iteration < end:
+                logger.iteration(trainer.iterate())
+                if s.eval_every > 0 and trainer.iteration % s.eval_every == 0:
+                    logger.evaluation(trainer.evaluate())
+                if s.checkpoint_every > 0 and trainer.iteration % s.checkpoint_every == 0:
+                    save_selfplay(trainer, run_dir, final=False)
+                if stop.raised:
+                    interrupted = True
+                    break
+                if s.time_limit_s > 0 and time.perf_counter() - t0 >= s.time_limit_s:
+                    break
+        if not interrupted and s.eval_every > 0 and (not trainer.elo_history
+                                                     or trainer.elo_history[-1]["iteration"] != trainer.iteration):
+            logger.evaluation(trainer.evaluate())
+        save_selfplay(trainer, run_dir, final=not interrupted)
+        plot_elo(trainer.elo_history, run_dir / "elo_curve.png", f"{cfg.preset} on {cfg.game}")
+    finally:
+        logger.close()
+    result = SelfPlayResult(trainer.iteration, trainer.games, time.perf_counter() - t0,
+                            trainer.elo_history[-1] if trainer.elo_history else None, interrupted)
+    _print_summary(console, cfg, run_dir, result)
+    return result
+
+
+def plot_elo(history: Sequence[dict[str, Any]], out: Path, title: str) -> Path | None:
+    if not history:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    games = [h["games"] for h in history]
+    ax.errorbar(games, [h["elo"] for h in history], yerr=[h["elo_ci95"] for h in history], marker="o", ms=3,
+                capsize=2, label="alphazero")
+    for name, elo in history[-1]["anchor_elo"].items():
+        ax.axhline(elo, ls="--", lw=1, color="gray")
+        ax.text(games[0], elo, f" {name}", va="bottom", fontsize=8, color="gray")
+    ax.set_xlabel("self-play games")
+    ax.set_ylabel("Elo (95% CI)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _print_summary(console: Console, cfg: SelfPlayConfig, run_dir: Path, result: SelfPlayResult) -> None:
+    title = ("interrupted: resume with arena selfplay --resume " + str(run_dir)) if result.interrupted \
+        else "self-play finished"
+    table = Table(title=title, show_header=False)
+    table.add_row("preset / game", f"{cfg.preset} / {cfg.game}")
+    table.add_row("iterations / games", f"{result.iterations:,} / {result.games:,}")
+    table.add_row("wall time", f"{result.seconds:.1f} s")
+    if result.last_elo is not None:
+        e = result.last_elo
+        table.add_row("Elo", f"{e['elo']:.0f} ± {e['elo_ci95']:.0f} (anchor {cfg.selfplay.anchors[0]} = 0)")
+    table.add_row("run directory", str(run_dir))
+    console.print(table)
+
+
+def load_run_config(run_dir: Path) -> SelfPlayConfig:
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not an arena self-play run directory (no config.json)")
+    cfg = from_dict(SelfPlayConfig, json.loads(path.read_text()))
+    assert isinstance(cfg, SelfPlayConfig)
+    return cfg
