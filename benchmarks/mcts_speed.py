@@ -32,6 +32,7 @@ from agents.alphazero.network import build_policy_value_net  # noqa: E402
 from agents.alphazero.rollout import RandomRolloutEvaluator  # noqa: E402
 from agents.torsos import TorsoConfig  # noqa: E402
 from envs.games.connect4 import Connect4, Connect4State  # noqa: E402
+from runners.selfplay_config import alphazero_connect4  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -147,10 +148,12 @@ def main() -> None:
     # Overall: harmonic mean of per-position rates = total sims / total time of the best runs.
     total = {side: len(positions) / sum(1 / best_a[k][side] for k in positions) for side in ("arena", "openspiel")}
 
-    # (b) Network MCTS: the default AlphaZero ResNet and a small one (where per-call overhead dominates).
+    # (b) Network MCTS: the alphazero-connect4 preset's ResNet, a bigger and a smaller one.
     lines = [random_line(1000 + i, i % 12) for i in range(a.games)]
-    nets = {"default ResNet (64 ch, 4 blocks)": TorsoConfig(),
-            "small ResNet (32 ch, 1 block)": TorsoConfig(channels=32, blocks=1)}
+    preset = alphazero_connect4().torso
+    nets = {f"alphazero-connect4 ResNet ({preset.channels} ch, {preset.blocks} blocks)": preset,
+            "ResNet (64 ch, 4 blocks)": TorsoConfig(kind="resnet", channels=64, blocks=4),
+            "small ResNet (32 ch, 1 block)": TorsoConfig(kind="resnet", channels=32, blocks=1)}
     modes = {"one game at a time (batch 1)": (False, 1), f"{a.games} games at once (batch {a.games})": (True, 1),
              f"{a.games} games x 4 leaves, virtual loss (batch {4 * a.games})": (True, 4)}
     runs_b: dict[str, dict[str, list[float]]] = {n: {m: [] for m in modes} for n in nets}
@@ -220,9 +223,9 @@ simulations / s, i.e. {1e6 / tree:.0f} us of tree walk, expansion and backup per
 
 Same network and positions in every row; `NetworkEvaluator(cache_size=0)`, so every leaf costs a forward pass;
 Dirichlet noise on; one CPU thread for torch. Batching removes the per-call overhead (Python, torch dispatch, tree
-walks stay), so what it wins depends on how much of a batch-1 forward pass was overhead. On one CPU thread the default
-ResNet is compute bound (about {1e6 / best_b[list(nets)[0]][list(modes)[1]]:,.0f} us per simulation even at batch {a.games}, nearly all of it
-convolutions), so batching cannot win more than the overhead; the small network is mostly overhead at batch 1.
+walks stay), so what it wins depends on how much of a batch-1 forward pass was overhead. On one CPU thread the
+64-channel ResNet is compute bound (about {1e6 / best_b[list(nets)[1]][list(modes)[1]]:,.0f} us per simulation even at batch {a.games}, nearly
+all of it convolutions), so batching cannot win more than the overhead; the small network is mostly overhead at batch 1.
 Target: batched >= 10x batch 1 ({', '.join(f'{n}: {r:.1f}x' for n, r in speedup.items())} at batch {a.games});
 on a GPU, where forward passes this small are mostly launch overhead, the gain should be far larger (not measured here).
 """
