@@ -71,10 +71,10 @@ class SelfPlayLogger:
     def evaluation(self, entry: dict[str, Any]) -> None:
         self.write({"kind": "eval", **entry})
         vs = ", ".join(f"{k} {w}/{d}/{lo}" for k, (w, d, lo) in entry["vs"].items())
-        self.console.log(f"Elo @ iteration {entry['iteration']}: {entry['elo']:.0f} ± {entry['elo_ci95']:.0f} "
+        self.console.log(f"Elo @ iteration {entry['iteration']}: {round(entry['elo'])} ± {entry['elo_ci95']:.0f} "
                          f"(W/D/L {vs})")
         if self.bar is not None:
-            self.bar.update(self.task, elo=f"{entry['elo']:.0f}")
+            self.bar.update(self.task, elo=f"{round(entry['elo'])}")
 
     def close(self) -> None:
         if self.bar is not None:
@@ -196,7 +196,7 @@ def _print_summary(console: Console, cfg: SelfPlayConfig, run_dir: Path, result:
     table.add_row("wall time", f"{result.seconds:.1f} s")
     if result.last_elo is not None:
         e = result.last_elo
-        table.add_row("Elo", f"{e['elo']:.0f} ± {e['elo_ci95']:.0f} (anchor {cfg.selfplay.anchors[0]} = 0)")
+        table.add_row("Elo", f"{round(e['elo'])} ± {e['elo_ci95']:.0f} (anchor {cfg.selfplay.anchors[0]} = 0)")
     table.add_row("run directory", str(run_dir))
     console.print(table)
 
