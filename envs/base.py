@@ -16,12 +16,15 @@ class EnvSpec:
         env_id: the id as the user wrote it (``"CartPole-v1"``, ``"ale:pong"``, ``"minatar:breakout"``).
         obs_shape: shape of one observation, without the batch dimension.
         obs_dtype: numpy dtype name of observations (``"float32"``, ``"uint8"``).
-        num_actions: size of the discrete action space.
+        num_actions: size of the discrete action space (0 when actions are continuous).
         kind: ``"vector"`` (flat features), ``"image"`` (channels-first planes) or ``"atari"``.
         frame_stack: number of stacked frames in an observation (1 when not stacked). Replay stores
             each frame once when this is > 1.
         protocol: facts about preprocessing (frame skip, sticky actions, reward clipping, ...),
             recorded in the run config.
+        action_shape: shape of one continuous action (``()`` for discrete actions).
+        action_low: per-dimension lower bounds of continuous actions (``()`` for discrete).
+        action_high: per-dimension upper bounds of continuous actions (``()`` for discrete).
     """
 
     env_id: str
@@ -31,6 +34,14 @@ class EnvSpec:
     kind: str
     frame_stack: int = 1
     protocol: dict[str, Any] = field(default_factory=dict)
+    action_shape: tuple[int, ...] = ()
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
+
+    @property
+    def continuous(self) -> bool:
+        """Whether actions are real vectors (``Box``) rather than integers (``Discrete``)."""
+        return len(self.action_shape) > 0
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ class BatchedEnv(Protocol):
         ...
 
     def step(self, action: np.ndarray) -> StepResult:
-        """Step every sub-environment with ``[N]`` actions."""
+        """Step every sub-environment with ``[N]`` int actions, or ``[N, *action_shape]`` float32 ones."""
         ...
 
     def get_state(self) -> dict[str, Any]:
