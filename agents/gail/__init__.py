@@ -1,0 +1,1 @@
+"""Imitation: behaviour cloning and GAIL (generator = PPO by default, REINFORCE selectable)."""

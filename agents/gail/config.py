@@ -1,0 +1,54 @@
+"""Configuration of GAIL's discriminator and of behaviour cloning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+RewardForm = Literal["-log(1-D)", "log D", "log D - log(1-D)"]
+
+
+@dataclass(frozen=True)
+class GAILConfig:
+    """GAIL (Ho & Ermon 2016). D(s, a) is the probability that (s, a) came from the expert."""
+
+    demos: str = ""
+    """Minari dataset id (arena/NAME-v0) or path to a dataset directory with the expert's episodes."""
+    reward_form: RewardForm = "-log(1-D)"
+    """Learned reward: -log(1-D) (default: always positive, a survival bonus that suits tasks where staying alive is
+    the goal), log D (always negative: pushes to end episodes early), or log D - log(1-D) (the logit; AIRL's form,
+    unbiased in sign)."""
+    disc_steps: int = 1
+    """Discriminator gradient steps (k) per generator round."""
+    disc_lr: float = 3e-4
+    """Discriminator learning rate (Adam)."""
+    disc_batch_size: int = 256
+    """Expert and policy samples per discriminator step (each)."""
+    disc_hidden: tuple[int, ...] = (64, 64)
+    """Hidden widths of the discriminator head on [torso features, action]."""
+    spectral_norm: bool = False
+    """Spectral normalisation of the discriminator's linear layers (Miyato et al. 2018)."""
+    grad_penalty: float = 0.0
+    """Weight of the gradient penalty on interpolated expert/policy inputs (Gulrajani et al. 2017); 0: off."""
+    entropy_weight: float = 0.0
+    """Bonus on the discriminator's output entropy (imitation's 'ent_coef'), which slows overconfident D."""
+    bc_pretrain_steps: int = 0
+    """Behaviour-cloning gradient steps on the demonstrations before GAIL starts (0: none)."""
+
+
+@dataclass(frozen=True)
+class BCConfig:
+    """Behaviour cloning: maximum likelihood of expert actions (cross-entropy, or Gaussian log-likelihood)."""
+
+    demos: str = ""
+    """Minari dataset id (arena/NAME-v0) or path to a dataset directory."""
+    steps: int = 2_000
+    """Gradient steps."""
+    batch_size: int = 64
+    """Expert samples per step."""
+    lr: float = 1e-3
+    """Learning rate (Adam)."""
+    entropy_weight: float = 1e-3
+    """Entropy bonus, which keeps a Gaussian policy's std from collapsing on few demonstrations."""
+    l2: float = 0.0
+    """L2 penalty on weights."""
