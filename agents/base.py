@@ -1,7 +1,10 @@
 """The small vocabulary every agent speaks (after Acme): Actor, Learner, LearnerOutput.
 
 An ``Actor`` turns observations into actions and never learns; a ``Learner`` consumes ``Batch`` es
-and produces new parameters. A runner (one process or Ray actors) wires them together through a
+and produces new parameters (an ``OnPolicyLearner`` consumes ``Rollout`` s instead). A ``RewardModel``
+(GAIL's discriminator) supplies learned rewards to an on-policy runner.
+
+A runner (one process or Ray actors) wires them together through a
 ``ParamsClient``, so agent code is the same local and distributed.
 """
 
@@ -13,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from replay.types import Batch
+from replay.types import Batch, Rollout
 
 RecurrentState = Any  # None for feed-forward torsos; a tensor or tuple of tensors otherwise.
 
@@ -52,6 +55,49 @@ class Learner(Protocol):
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume learning exactly (nets, target, optimiser, counters)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        ...
+
+
+class OnPolicyLearner(Protocol):
+    """A learner that consumes whole rollouts of its own policy (REINFORCE, PPO)."""
+
+    updates: int
+
+    def update(self, rollout: Rollout, reward: np.ndarray | None = None) -> LearnerOutput:
+        """Learn from ``rollout``; ``reward [T, N]``, when given, replaces its env rewards for learning."""
+        ...
+
+    def get_params(self) -> tuple[int, dict[str, torch.Tensor]]:
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        ...
+
+
+class RewardModel(Protocol):
+    """Learned rewards for an on-policy runner (GAIL's discriminator, Ho & Ermon 2016).
+
+    The runner calls ``update(rollout)`` before each policy update (e.g. discriminator steps on the
+    rollout against expert data), then learns from ``reward(rollout.obs, rollout.action,
+    rollout.next_obs)`` instead of the env's rewards; logged and evaluated returns stay the env's.
+    ``state_dict`` travels in checkpoints, so it must hold tensors, numpy arrays and plain containers only.
+    """
+
+    def reward(self, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+        """``[T, N]`` rewards for ``obs [T, N, *obs_shape]``, ``action [T, N]`` or ``[T, N, d]``, ``next_obs``."""
+        ...
+
+    def update(self, rollout: Rollout) -> dict[str, float]:
+        """Learn from a fresh rollout of the current policy; returns scalar metrics to log."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

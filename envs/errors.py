@@ -8,4 +8,4 @@ class EnvIdError(ValueError):
 
 
 class UnsupportedEnvError(ValueError):
-    """The environment exists but arena cannot batch it (non-discrete actions, unsupported observations)."""
+    """The environment exists but arena cannot batch it (e.g. MultiDiscrete actions, image observations)."""

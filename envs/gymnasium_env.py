@@ -3,6 +3,10 @@
 Gymnasium's vector env runs with ``autoreset_mode=DISABLED`` so it never resets on its own; the
 ``SeededVectorEnv`` base resets finished sub-envs with ``reset(seed=[...], options={"reset_mask": m})``
 inside the same ``step`` call, keeping the final observation as ``next_obs``.
+
+Actions: ``Discrete`` spaces give integer actions; 1-D float ``Box`` spaces (Pendulum-v1,
+MountainCarContinuous-v0) give continuous ones, clipped to the box by ``SeededVectorEnv.step``.
+Every other action space is refused with ``UnsupportedEnvError``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ RenderFn = Callable[[np.ndarray], np.ndarray]
 
 
 class GymnasiumVectorEnv(SeededVectorEnv):
-    """A ``BatchedEnv`` over ``N`` Gymnasium envs with discrete actions."""
+    """A ``BatchedEnv`` over ``N`` Gymnasium envs with ``Discrete`` or 1-D ``Box`` actions."""
 
     def __init__(
         self,
@@ -53,10 +57,12 @@ class GymnasiumVectorEnv(SeededVectorEnv):
         """
         self._vec = SyncVectorEnv(env_fns, copy=True, autoreset_mode=AutoresetMode.DISABLED)
         action_space = self._vec.single_action_space
-        if not isinstance(action_space, gym.spaces.Discrete):
+        try:
+            action_fields = _action_fields(env_id, action_space)
+        except UnsupportedEnvError:
             self._vec.close()
-            raise UnsupportedEnvError(f"{env_id!r} has action space {action_space}; arena needs Discrete")
-        self._action_offset = int(action_space.start)
+            raise
+        self._action_offset = int(action_space.start) if isinstance(action_space, gym.spaces.Discrete) else 0
         obs_space = self._vec.single_observation_space
         if obs_fn is None and isinstance(obs_space, gym.spaces.Discrete):
             obs_fn = _one_hot_fn(obs_space)
@@ -79,7 +85,6 @@ class GymnasiumVectorEnv(SeededVectorEnv):
             env_id=env_id,
             obs_shape=tuple(sample.shape[1:]),
             obs_dtype=str(sample.dtype),
-            num_actions=int(action_space.n),
             kind=kind or "vector",
             frame_stack=frame_stack,
             protocol={
@@ -92,6 +97,7 @@ class GymnasiumVectorEnv(SeededVectorEnv):
                 "exact_resume": True,
                 **(protocol or {}),
             },
+            **action_fields,
         )
         super().__init__(spec, len(env_fns), seed)
 
@@ -112,12 +118,14 @@ class GymnasiumVectorEnv(SeededVectorEnv):
     def _raw_step(
         self, action: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Step every sub-env; Gymnasium episodes end on ``terminated | truncated``."""
+        """Step every sub-env (actions already checked and clipped); episodes end on ``terminated | truncated``."""
         obs: np.ndarray
         reward: np.ndarray
         terminated: np.ndarray
         truncated: np.ndarray
-        obs, reward, terminated, truncated, _ = self._vec.step(action + self._action_offset)
+        obs, reward, terminated, truncated, _ = self._vec.step(
+            action if self.spec.continuous else action + self._action_offset
+        )
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
         return self._transform(obs), np.asarray(reward), terminated, truncated, terminated | truncated
@@ -134,6 +142,22 @@ class GymnasiumVectorEnv(SeededVectorEnv):
     def close(self) -> None:
         """Close every sub-env."""
         self._vec.close()
+
+
+def _action_fields(env_id: str, space: gym.Space[Any]) -> dict[str, Any]:
+    """The ``EnvSpec`` action fields of ``space``; ``UnsupportedEnvError`` unless Discrete or 1-D float Box."""
+    if isinstance(space, gym.spaces.Discrete):
+        return {"num_actions": int(space.n)}
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and np.issubdtype(space.dtype, np.floating):
+        return {
+            "num_actions": 0,
+            "action_shape": tuple(int(d) for d in space.shape),
+            "action_low": tuple(float(x) for x in space.low),
+            "action_high": tuple(float(x) for x in space.high),
+        }
+    # str(space) of a Dict or Tuple space can be long but is one line; keep the message one line anyway.
+    shown = " ".join(str(space).split())
+    raise UnsupportedEnvError(f"{env_id!r} has action space {shown}; arena needs Discrete or a 1-D float Box")
 
 
 def _one_hot_fn(space: gym.spaces.Discrete) -> ObsFn:
@@ -153,7 +177,7 @@ def make_gymnasium(
     """Batch a registered Gymnasium id; ``options`` go to ``gymnasium.make`` (e.g. ``max_episode_steps``).
 
     Args:
-        env_id: a Gymnasium registry id with a ``Discrete`` action space.
+        env_id: a Gymnasium registry id with a ``Discrete`` or 1-D ``Box`` action space.
         num_envs: number of sub-envs.
         seed: run seed.
         render: create sub-envs with ``render_mode="rgb_array"`` so ``render()`` returns frames.

@@ -6,7 +6,8 @@ Ids, checked in this order:
 - ``ale:pong``, ``ALE/Pong-v5``, ``PongNoFrameskip-v4``: the ALE's native vector env with the DQN
   protocol (``envs.atari``). Every form gets the same protocol; options, not the id, set sticky
   actions (``ALE/...-v5`` does *not* imply 0.25 here).
-- any other Gymnasium id with a ``Discrete`` action space.
+- any other Gymnasium id with a ``Discrete`` or 1-D float ``Box`` action space (continuous actions,
+  e.g. ``Pendulum-v1``; ``EnvSpec.continuous`` tells them apart).
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def make(env_id: str, num_envs: int = 1, seed: int = 0, **options: Any) -> Batch
 
     Raises:
         EnvIdError: unknown id (the message suggests close matches).
-        UnsupportedEnvError: the env has non-discrete actions or unsupported observations.
+        UnsupportedEnvError: the env's actions are neither ``Discrete`` nor a 1-D float ``Box``
+            (MultiDiscrete, Dict, 2-D Box, ...), or its observations are unsupported.
     """
     if env_id in FAKE_ENVS:
         return make_fake(env_id, num_envs, seed, **options)

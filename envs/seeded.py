@@ -5,8 +5,12 @@ Subclasses wrap a backend vector env (Gymnasium's ``SyncVectorEnv``, the ALE's n
 class starts the next episode in the same ``step`` call, normally with a seeded reset whose seed is
 derived from ``(run seed, env index, episode index)``.
 
+Actions are ``[N]`` integers for discrete specs, or ``[N, *action_shape]`` float32 vectors for
+continuous ones (``EnvSpec.continuous``), which are clipped to the spec's bounds before the backend
+sees them.
+
 Exact resume replays instead of pickling emulators. Each sub-env's *segment* is everything since
-its last seeded reset: the seed and the actions taken since. A segment is the current episode,
+its last seeded reset: the seed and the (clipped) actions taken since. A segment is the current episode,
 except for backends that reset by themselves (the ALE), which may skip the costly seeded reset for
 some episodes so that one segment spans several; those autoresets are deterministic too.
 ``set_state`` resets every sub-env with its segment seed and replays its actions in lockstep.
@@ -75,7 +79,17 @@ class SeededVectorEnv(abc.ABC):
         self._length = np.zeros(num_envs, dtype=np.int64)  # [N] steps taken in the current episode
         self._segment_seed = np.zeros(num_envs, dtype=np.int64)  # [N] seed of the last seeded reset
         self._segment_length = np.zeros(num_envs, dtype=np.int64)  # [N] actions taken since it
-        self._actions = np.zeros((num_envs, 1024), dtype=np.int32)  # [N, capacity] segment actions
+        # [N, capacity, *action_shape] segment actions: int32 (discrete) or float32 (continuous, clipped).
+        action_dtype = np.float32 if spec.continuous else np.int32
+        self._actions = np.zeros((num_envs, 1024, *spec.action_shape), dtype=action_dtype)
+        self._action_low = np.asarray(spec.action_low, dtype=np.float32)  # [*action_shape] or [0]
+        self._action_high = np.asarray(spec.action_high, dtype=np.float32)
+        # What a sub-env waiting to start its replayed segment is stepped with (any valid action works).
+        self._idle_action = (
+            np.clip(np.zeros(spec.action_shape, dtype=np.float32), self._action_low, self._action_high)
+            if spec.continuous
+            else np.zeros((), dtype=np.int64)
+        )
         self._obs: np.ndarray | None = None  # [N, *obs_shape] what to act from next
         self._autoreset_obs: np.ndarray | None = None
 
@@ -100,7 +114,8 @@ class SeededVectorEnv(abc.ABC):
         """Step every sub-env once.
 
         Args:
-            action: ``[N]`` int64 actions in ``[0, num_actions)``.
+            action: ``[N]`` int64 actions in ``[0, num_actions)``, or ``[N, *action_shape]`` float32
+                actions within ``[action_low, action_high]`` for continuous specs.
 
         Returns:
             ``next_obs [N, *obs_shape]`` (final obs where an episode ended), ``reward [N]`` (unclipped),
@@ -141,7 +156,11 @@ class SeededVectorEnv(abc.ABC):
         """Step every sub-env; sub-envs whose episode ended are reset within this call.
 
         Args:
-            action: ``[N]`` integer actions.
+            action: ``[N]`` integer actions in ``[0, num_actions)``; for continuous specs
+                ``[N, *action_shape]`` float actions, which are *clipped* to
+                ``[spec.action_low, spec.action_high]`` before they reach the backend (a Gaussian
+                policy's samples are unbounded; keep its log-probabilities for the unclipped sample).
+                The clipped actions are what ``get_state`` records.
 
         Returns:
             A ``StepResult``. ``terminated`` and ``truncated`` are never both set (terminated wins).
@@ -187,7 +206,8 @@ class SeededVectorEnv(abc.ABC):
         Returns:
             ``seed``, ``num_envs``, ``episode [N]`` (episodes started before the current one),
             ``episode_return [N]`` and ``episode_length [N]`` accumulators, ``segment_seed [N]`` and
-            ``actions`` (one int32 array per sub-env: the actions since that seeded reset).
+            ``actions`` (one array per sub-env: the actions since that seeded reset, ``[L]`` int32 or
+            ``[L, *action_shape]`` float32 for continuous specs).
         """
         if self._obs is None:
             raise RuntimeError("call reset() before get_state()")
@@ -206,8 +226,9 @@ class SeededVectorEnv(abc.ABC):
         """Restore a ``get_state`` result by re-seeding and replaying each sub-env's segment.
 
         Sub-envs are replayed in lockstep: the one with the longest segment starts at once, each
-        shorter one is stepped with action 0 until it is reset with its segment seed exactly
-        ``len(actions)`` steps before the end, so all finish replaying together.
+        shorter one is stepped with action 0 (zeros clipped to the bounds when continuous) until it is
+        reset with its segment seed exactly ``len(actions)`` steps before the end, so all finish
+        replaying together.
 
         Args:
             state: a dict from ``get_state`` (possibly after a save/load round trip).
@@ -221,7 +242,10 @@ class SeededVectorEnv(abc.ABC):
         self._return = np.asarray(state["episode_return"], dtype=np.float64).copy()
         self._length = np.asarray(state["episode_length"], dtype=np.int64).copy()
         self._segment_seed = np.asarray(state["segment_seed"], dtype=np.int64).copy()
-        actions = [np.asarray(a, dtype=np.int32) for a in state["actions"]]
+        # reshape: an empty segment may come back as a flat [0] array or an empty list.
+        actions = [
+            np.asarray(a, dtype=self._actions.dtype).reshape(-1, *self.spec.action_shape) for a in state["actions"]
+        ]
         self._segment_length = np.array([len(a) for a in actions], dtype=np.int64)
         self._ensure_capacity(int(self._segment_length.max(initial=0)))
         for i, a in enumerate(actions):
@@ -263,8 +287,9 @@ class SeededVectorEnv(abc.ABC):
             if s == longest:
                 break
             active = start <= s
-            step_action = np.zeros(self.num_envs, dtype=np.int64)
-            step_action[active] = [actions[i][s - start[i]] for i in np.flatnonzero(active)]
+            step_action = np.repeat(self._idle_action[None], self.num_envs, axis=0)  # [N, *action_shape]
+            for i in np.flatnonzero(active):
+                step_action[i] = actions[i][s - start[i]]
             obs, _, _, _, ended = self._raw_step(step_action)
             since_end[active] += 1
             since_end[ended] = 0
@@ -288,7 +313,9 @@ class SeededVectorEnv(abc.ABC):
             raise ValueError(f"state has {state['num_envs']} sub-envs, this env has {self.num_envs}")
 
     def _check_action(self, action: np.ndarray) -> np.ndarray:
-        """Validate ``[N]`` integer actions and return them as int64."""
+        """Validate ``[N]`` integer actions and return them as int64 (continuous: see ``_check_continuous``)."""
+        if self.spec.continuous:
+            return self._check_continuous(action)
         a = np.asarray(action)
         if a.shape != (self.num_envs,):
             raise ValueError(f"expected actions of shape ({self.num_envs},), got {a.shape}")
@@ -298,6 +325,19 @@ class SeededVectorEnv(abc.ABC):
         if a.min() < 0 or a.max() >= self.spec.num_actions:
             raise ValueError(f"actions must lie in [0, {self.spec.num_actions}), got {a}")
         return a
+
+    def _check_continuous(self, action: np.ndarray) -> np.ndarray:
+        """Validate ``[N, *action_shape]`` float actions; return them as float32 clipped to the bounds."""
+        a = np.asarray(action)
+        expected = (self.num_envs, *self.spec.action_shape)
+        if a.shape != expected:
+            raise ValueError(f"expected continuous actions of shape {expected}, got {a.shape}")
+        if not np.issubdtype(a.dtype, np.floating):
+            raise ValueError(f"continuous actions must be floats, got dtype {a.dtype}")
+        a = a.astype(np.float32)
+        if not np.isfinite(a).all():
+            raise ValueError("continuous actions must be finite, got NaN or inf")
+        return np.clip(a, self._action_low, self._action_high)
 
     def _record(self, action: np.ndarray) -> None:
         """Append ``[N]`` actions to the segments' histories."""
@@ -314,6 +354,6 @@ class SeededVectorEnv(abc.ABC):
             return
         while capacity < needed:
             capacity *= 2
-        grown = np.zeros((self.num_envs, capacity), dtype=np.int32)
+        grown = np.zeros((self.num_envs, capacity, *self.spec.action_shape), dtype=self._actions.dtype)
         grown[:, : self._actions.shape[1]] = self._actions
         self._actions = grown

@@ -82,3 +82,49 @@ class GameRecord:
 
     def __len__(self) -> int:
         return int(self.value.shape[0])
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """``T`` synchronous steps of ``N`` environments collected by one policy, for on-policy learners.
+
+    Step ``t`` of sub-env ``n`` went from ``obs[t, n]`` to ``next_obs[t, n]``. Where an episode ended at
+    step ``t``, ``next_obs[t, n]`` is its *final* observation and ``obs[t + 1, n]`` the first observation of
+    the next episode, so truncated episodes bootstrap from the right state (``agents.returns``).
+
+    Attributes:
+        obs: ``[T, N, *obs_shape]`` observations actions were chosen from.
+        action: ``[T, N]`` int64 or ``[T, N, d]`` float32: the sampled actions whose ``log_prob`` is
+            stored (continuous ones unclipped; the env clipped them to its bounds).
+        reward: ``[T, N]`` float32 env rewards, unclipped (a reward model's rewards replace them for
+            learning only).
+        next_obs: ``[T, N, *obs_shape]`` observation after each step (final observation at episode ends).
+        terminated: ``[T, N]`` bool, the MDP ended (no bootstrap).
+        truncated: ``[T, N]`` bool, a time limit ended the episode (bootstrap from ``next_obs``).
+        log_prob: ``[T, N]`` float32 log-probability of ``action`` under the acting policy.
+        value: ``[T, N]`` float32 ``V(obs)`` at acting time (zeros without a critic).
+        last_obs: ``[N, *obs_shape]`` the observation to act from after the last step.
+        mask: ``[T, N]`` bool, steps the learner uses (all True for fixed-length rollouts; whole-episode
+            REINFORCE rollouts mask the steps of episodes still running at the end).
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    log_prob: np.ndarray
+    value: np.ndarray
+    last_obs: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def num_steps(self) -> int:
+        """``T``."""
+        return int(self.reward.shape[0])
+
+    @property
+    def num_envs(self) -> int:
+        """``N``."""
+        return int(self.reward.shape[1])

@@ -86,17 +86,17 @@ def save_trainer(trainer: Any, run_dir: Path, final: bool, config: dict[str, Any
                  env_spec: dict[str, Any] | None = None) -> Path:
     """Checkpoint everything ``trainer`` needs to resume; also ``model.pt`` on the final save.
 
-    ``config`` is exactly ``to_dict(TrainConfig)`` (so ``from_dict`` rebuilds it); the env's protocol
-    as the env reported it is kept beside it under ``env_spec``.
+    ``config`` is exactly ``to_dict(cfg)`` of the run's config class (so ``from_dict`` rebuilds it); the
+    env's protocol as the env reported it is kept beside it under ``env_spec``.
     """
     ckpt_dir = run_dir / CHECKPOINT_DIR
-    budget = trainer.cfg.replay.checkpoint_budget_gb * 1e9
-    with_replay = trainer.buffer.nbytes <= budget
+    buffer = getattr(trainer, "buffer", None)  # on-policy trainers hold no replay between updates
+    with_replay = buffer is not None and buffer.nbytes <= trainer.cfg.replay.checkpoint_budget_gb * 1e9
     state = trainer.state_dict(with_replay=False)
     replay_file = None
-    if with_replay:
+    if with_replay and buffer is not None:
         replay_file = f"replay-{trainer.step:012d}.pt"
-        atomic_save(trainer.buffer.state_dict(), ckpt_dir / replay_file)
+        atomic_save(buffer.state_dict(), ckpt_dir / replay_file)
     atomic_save({"format_version": FORMAT_VERSION, "config": config, "env_spec": env_spec or {},
                  "trainer": state, "replay_file": replay_file}, ckpt_dir / LATEST)
     for old in ckpt_dir.glob("replay-*.pt"):
@@ -108,10 +108,12 @@ def save_trainer(trainer: Any, run_dir: Path, final: bool, config: dict[str, Any
 
 
 def model_payload(trainer: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The acting network's weights (``learner.get_params``) with what is needed to check an env fits them."""
     spec = trainer.spec
     return {"format_version": FORMAT_VERSION, "config": config, "step": trainer.step,
-            "model": trainer.learner.online.state_dict(), "env_id": spec.env_id,
-            "obs_shape": list(spec.obs_shape), "num_actions": spec.num_actions}
+            "model": trainer.learner.get_params()[1], "env_id": spec.env_id,
+            "obs_shape": list(spec.obs_shape), "num_actions": spec.num_actions,
+            "action_shape": list(spec.action_shape)}
 
 
 def load_trainer_state(run_dir: Path) -> dict[str, Any]:
@@ -126,9 +128,10 @@ def load_trainer_state(run_dir: Path) -> dict[str, Any]:
 
 
 def model_weights(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Online-network weights from either checkpoint kind."""
+    """Acting-network weights from either checkpoint kind (DQN's online network, a PG actor-critic)."""
     if "model" in ckpt:
         return ckpt["model"]
     if "trainer" in ckpt:
-        return ckpt["trainer"]["learner"]["online"]
+        learner = ckpt["trainer"]["learner"]
+        return learner["online"] if "online" in learner else learner["network"]
     raise CheckpointError("checkpoint holds no model weights")

@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import tyro
 
 from agents.errors import ConfigError
-from envs import EnvIdError
+from envs import EnvIdError, UnsupportedEnvError
 from envs.games.base import GameError
+from replay.demos import DemosError
 from runners.checkpoint import CheckpointError
 from runners.plot import PlotError
 
@@ -136,8 +137,10 @@ def _split_resume(args: list[str]) -> tuple[str | None, list[str]]:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
-    from runners.config import TrainConfig, load_config
-    from runners.presets import DEFAULT_PRESET, PRESETS
+    import json
+
+    from runners.config import from_dict
+    from runners.presets import DEFAULT_PRESET, PRESETS, AnyTrainConfig, config_class
     from runners.train import default_run_dir, train
 
     args = list(argv)
@@ -146,11 +149,16 @@ def cmd_train(argv: Sequence[str]) -> int:
         run_dir = Path(resume)
         if not (run_dir / "config.json").is_file():
             raise CheckpointError(f"{run_dir} is not an arena run directory (no config.json)")
-        saved = load_config(run_dir / "config.json")
-        cfg = parse(TrainConfig, args, "arena train --resume RUN_DIR", default=saved)
-        if cfg.env.id != saved.env.id:
-            raise CheckpointError(f"run {run_dir} was trained on {saved.env.id}; it cannot resume on {cfg.env.id}")
-        train(cfg, run_dir, resume=True)
+        try:
+            data = json.loads((run_dir / "config.json").read_text())
+            saved = from_dict(config_class(data), data)
+        except (ValueError, TypeError) as e:
+            raise CheckpointError(f"{run_dir}/config.json is not a readable arena config ({e})") from None
+        resumed = cast(AnyTrainConfig, parse(type(saved), args, "arena train --resume RUN_DIR", default=saved))
+        if resumed.env.id != saved.env.id:
+            raise CheckpointError(f"run {run_dir} was trained on {saved.env.id}; it cannot resume on "
+                                  f"{resumed.env.id}")
+        train(resumed, run_dir, resume=True)
         return 0
     preset = DEFAULT_PRESET
     if args and not args[0].startswith("-"):
@@ -159,8 +167,10 @@ def cmd_train(argv: Sequence[str]) -> int:
         close = difflib.get_close_matches(preset, PRESETS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see arena presets"
         raise UsageError(f"unknown preset '{preset}'{hint}")
-    cfg = parse(TrainConfig, args, f"arena train {preset}", default=PRESETS[preset](),
-                description=f"Train with preset '{preset}'; every option below overrides it.")
+    default: AnyTrainConfig = PRESETS[preset]()
+    # Each family parses with its own config class, so --help lists exactly the preset's options.
+    cfg = cast(AnyTrainConfig, parse(type(default), args, f"arena train {preset}", default=default,
+                                     description=f"Train with preset '{preset}'; every option below overrides it."))
     if cfg.preset != preset:
         raise UsageError("--preset cannot be overridden; give the preset name as the first argument")
     run_dir = Path(cfg.log.run_dir) if cfg.log.run_dir else default_run_dir(cfg)
@@ -252,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"unknown command '{cmd}'" + (f"; did you mean {close[0]}?" if close else "")
                              + "; see arena --help")
         return COMMANDS[cmd](rest)
-    except (UsageError, ConfigError, EnvIdError, CheckpointError, PlotError, GameError) as e:
+    except (UsageError, ConfigError, EnvIdError, UnsupportedEnvError, CheckpointError, PlotError, GameError,
+            DemosError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

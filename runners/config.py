@@ -125,7 +125,8 @@ def _has_defaults(cls: type) -> bool:
                for f in dataclasses.fields(cls))
 
 
-def save_config(cfg: TrainConfig, path: Path) -> None:
+def save_config(cfg: Any, path: Path) -> None:
+    """Write any (nested) config dataclass as sorted, indented JSON."""
     path.write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
 
 

@@ -1,17 +1,23 @@
-"""Evaluation, separate from training: fixed episodes on their own seeded envs, greedy or a stated epsilon."""
+"""Evaluation, separate from training: fixed episodes on their own seeded envs, greedy or a stated epsilon.
+
+Q networks act epsilon-greedily; policy-gradient networks act with their distribution's mode (greedy).
+"""
 
 from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from agents.actor_critic import ActorCritic, PolicyActor
 from agents.dqn import DQNActor, QNetwork
 from envs import make
 from runners.config import TrainConfig
+from runners.pg_config import PGTrainConfig
 
 MAX_PARALLEL = 16
 
@@ -28,30 +34,33 @@ class EvalResult:
     video: str | None = None
 
 
-def _env_options(cfg: TrainConfig) -> dict[str, object]:
+def _env_options(cfg: TrainConfig | PGTrainConfig) -> dict[str, object]:
     from runners.loop import env_options  # local import: loop imports this module
     return env_options(cfg)
 
 
-def run_episodes(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int) -> list[float]:
-    """Exactly one episode per sub-environment, in rounds of at most ``MAX_PARALLEL``.
+ActFn = Callable[[np.ndarray], np.ndarray]
 
-    Counting only each sub-env's first episode avoids the bias towards short episodes that comes
-    from taking the first ``episodes`` to finish.
+
+def run_policy_episodes(act: ActFn, env_id: str, options: dict[str, object], episodes: int, seed: int) -> list[float]:
+    """Returns of ``episodes`` episodes of ``act`` (``[n, *obs_shape] -> [n]`` or ``[n, d]`` actions).
+
+    Exactly one episode per sub-environment, in rounds of at most ``MAX_PARALLEL``. Counting only each
+    sub-env's first episode avoids the bias towards short episodes that comes from taking the first
+    ``episodes`` to finish.
     """
-    actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
     returns: list[float] = []
     round_index = 0
     while len(returns) < episodes:
         n = min(episodes - len(returns), MAX_PARALLEL)
-        env = make(cfg.env.id, n, seed + 7919 * round_index, **_env_options(cfg))
+        env = make(env_id, n, seed + 7919 * round_index, **options)
         obs = env.reset()
         finished = np.zeros(n, dtype=bool)
         round_returns = np.zeros(n, dtype=np.float64)
         while not finished.all():
-            action, _ = actor.act(obs)
-            res = env.step(action)
-            ended = (res.terminated | res.truncated) & ~finished
+            res = env.step(act(obs))
+            # episode_length > 0 marks a real episode end (an Atari life loss may set terminated alone).
+            ended = (res.episode_length > 0) & ~finished
             round_returns[ended] = res.episode_return[ended]
             finished |= ended
             obs = res.obs
@@ -61,13 +70,18 @@ def run_episodes(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: fl
     return returns
 
 
-def record_video(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int, path: Path) -> Path | None:
-    """One episode rendered to an mp4 at ``path``; None when the env cannot render."""
+def run_episodes(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int) -> list[float]:
+    """``run_policy_episodes`` for a Q network acting epsilon-greedily."""
+    actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
+    return run_policy_episodes(lambda obs: actor.act(obs)[0], cfg.env.id, _env_options(cfg), episodes, seed)
+
+
+def record_policy_video(act: ActFn, env_id: str, options: dict[str, object], seed: int, path: Path) -> Path | None:
+    """One episode of ``act`` rendered to an mp4 at ``path``; None when the env cannot render."""
     from moviepy import ImageSequenceClip
 
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame-rendered envs need no sound device
-    actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
-    env = make(cfg.env.id, 1, seed, render=True, **_env_options(cfg))
+    env = make(env_id, 1, seed, render=True, **options)
     obs = env.reset()
     frames = []
     frame = env.render(0)
@@ -77,9 +91,8 @@ def record_video(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int,
     frames.append(frame)
     done = False
     while not done and len(frames) < 30_000:
-        action, _ = actor.act(obs)
-        res = env.step(action)
-        done = bool(res.terminated[0] or res.truncated[0])
+        res = env.step(act(obs))
+        done = bool(res.episode_length[0] > 0)
         obs = res.obs
         frame = env.render(0)
         if frame is not None:
@@ -91,6 +104,12 @@ def record_video(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int,
     return path
 
 
+def record_video(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int, path: Path) -> Path | None:
+    """``record_policy_video`` for a Q network acting epsilon-greedily."""
+    actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
+    return record_policy_video(lambda obs: actor.act(obs)[0], cfg.env.id, _env_options(cfg), seed, path)
+
+
 def evaluate(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int,
              video_dir: Path | None = None, step: int = 0) -> EvalResult:
     """Evaluate a copy of ``network`` in eval mode (noisy layers use their mean weights)."""
@@ -100,6 +119,30 @@ def evaluate(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float,
     if video_dir is not None:
         path = record_video(net, cfg, epsilon, seed, video_dir / f"eval-{step:09d}.mp4")
         video = str(path) if path is not None else None
+    return _result(returns, step, epsilon, video)
+
+
+def _result(returns: list[float], step: int, epsilon: float, video: str | None) -> EvalResult:
     arr = np.asarray(returns)
     return EvalResult(step=step, mean=float(arr.mean()), std=float(arr.std()), min=float(arr.min()),
                       max=float(arr.max()), returns=tuple(float(x) for x in arr), epsilon=epsilon, video=video)
+
+
+def greedy_policy(network: ActorCritic, seed: int = 0) -> ActFn:
+    """``obs -> actions`` taking the mode of ``network``'s action distribution (one call per step)."""
+    actor = PolicyActor(network, seed=seed, greedy=True)
+    return lambda obs: actor.step(obs).action
+
+
+def evaluate_policy(network: ActorCritic, cfg: PGTrainConfig, episodes: int, seed: int,
+                    video_dir: Path | None = None, step: int = 0) -> EvalResult:
+    """Greedy (distribution mode) evaluation of a copy of a policy-gradient network; epsilon is reported as 0."""
+    net = copy.deepcopy(network).eval()
+    act = greedy_policy(net, seed)
+    options = _env_options(cfg)
+    returns = run_policy_episodes(act, cfg.env.id, options, episodes, seed)
+    video = None
+    if video_dir is not None:
+        path = record_policy_video(act, cfg.env.id, options, seed, video_dir / f"eval-{step:09d}.mp4")
+        video = str(path) if path is not None else None
+    return _result(returns, step, 0.0, video)

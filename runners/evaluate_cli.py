@@ -1,52 +1,137 @@
-"""``arena eval``: load a checkpoint, check it fits the env, evaluate and report mean ± std."""
+"""``arena eval``: load a checkpoint, check it fits the env, evaluate and report mean ± std.
+
+Q-network checkpoints act epsilon-greedily (``--epsilon``); policy-gradient checkpoints act with the mode
+of their action distribution. ``load_policy`` is the same loading step as a library call: it turns any
+arena checkpoint into an ``obs -> action`` function (e.g. to record expert demonstrations).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from agents.dqn import build_q_network
+from agents.actor_critic import ActorCritic, PolicyActor, build_actor_critic
+from agents.dqn import DQNActor, QNetwork, build_q_network
+from agents.errors import ConfigError
 from envs import make
+from envs.base import EnvSpec
 from runners.checkpoint import CheckpointError, find_checkpoint, load, model_weights
-from runners.config import EnvConfig, TrainConfig, from_dict
-from runners.evaluate import record_video, run_episodes
+from runners.config import TrainConfig, from_dict
+from runners.evaluate import record_policy_video, run_policy_episodes
 from runners.loop import env_options
+from runners.pg_config import PGTrainConfig
+from runners.presets import config_class
+
+
+@dataclass
+class LoadedPolicy:
+    """A checkpoint's network, ready to act.
+
+    Attributes:
+        cfg: the run's config (its env id replaced when loaded with ``env_id``).
+        spec: the env's spec (checked against the checkpoint's).
+        network: ``ActorCritic`` (REINFORCE / PPO) or ``QNetwork`` (DQN family), in eval mode on the CPU.
+        act: ``obs [n, *obs_shape] -> actions [n]`` or ``[n, d]``.
+        path: the checkpoint file.
+    """
+
+    cfg: TrainConfig | PGTrainConfig
+    spec: EnvSpec
+    network: ActorCritic | QNetwork
+    act: Callable[[np.ndarray], np.ndarray]
+    path: Path
+
+
+def load_policy(path: Path, env_id: str | None = None, greedy: bool = True, epsilon: float = 0.0,
+                seed: int = 0) -> LoadedPolicy:
+    """Build the acting network of an arena checkpoint (run directory or ``.pt`` file).
+
+    Args:
+        path: run directory, its ``checkpoints/`` directory, or a checkpoint file.
+        env_id: act in this env instead of the checkpoint's (its spaces must match).
+        greedy: policy-gradient checkpoints: take the distribution's mode (True) or sample from it.
+        epsilon: DQN checkpoints: exploration epsilon (policy-gradient checkpoints reject a non-zero one).
+        seed: seed of the sampling (stochastic policies, epsilon).
+
+    Raises:
+        CheckpointError: missing, unreadable or mismatched checkpoint. ConfigError: epsilon for a PG policy.
+    """
+    ckpt_path = find_checkpoint(path)
+    ckpt = load(ckpt_path)
+    if not isinstance(ckpt, dict) or "config" not in ckpt:
+        raise CheckpointError(f"{ckpt_path} is not an arena checkpoint")
+    try:
+        cfg: TrainConfig | PGTrainConfig = from_dict(config_class(ckpt["config"]), ckpt["config"])
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{ckpt_path} holds a config arena cannot read ({e})") from None
+    if isinstance(cfg, PGTrainConfig) and epsilon != 0.0:
+        raise ConfigError("--epsilon applies to Q-network checkpoints; policy-gradient checkpoints are evaluated "
+                          "with the mode of their action distribution")
+    trained_on = cfg.env.id
+    if env_id is not None:
+        cfg = replace(cfg, env=replace(cfg.env, id=env_id))
+    env = make(cfg.env.id, 1, seed, **env_options(cfg))
+    spec = env.spec
+    env.close()
+    meta = ckpt.get("trainer", ckpt)
+    action_shape = list(meta.get("action_shape", []))
+    if list(spec.obs_shape) != list(meta["obs_shape"]) or spec.num_actions != meta["num_actions"] \
+            or list(spec.action_shape) != action_shape:
+        raise CheckpointError(f"checkpoint was trained on {trained_on} (obs {tuple(meta['obs_shape'])}, "
+                              f"{_actions(meta['num_actions'], action_shape)}), not {cfg.env.id} "
+                              f"(obs {spec.obs_shape}, {_actions(spec.num_actions, list(spec.action_shape))})")
+    network: ActorCritic | QNetwork
+    if isinstance(cfg, PGTrainConfig):
+        network = build_actor_critic(cfg.net, cfg.torso, spec, value=cfg.algo == "ppo"
+                                     or cfg.reinforce.baseline == "value")
+    else:
+        network = build_q_network(cfg.agent, cfg.torso, spec)
+    try:
+        network.load_state_dict(model_weights(ckpt))
+    except RuntimeError:
+        raise CheckpointError(f"{ckpt_path}: weights do not fit the network its config describes") from None
+    network.eval()
+    act = _act_fn(network, cfg, greedy, epsilon, seed)
+    return LoadedPolicy(cfg, spec, network, act, ckpt_path)
+
+
+def _act_fn(network: ActorCritic | QNetwork, cfg: TrainConfig | PGTrainConfig, greedy: bool, epsilon: float,
+            seed: int) -> Callable[[np.ndarray], np.ndarray]:
+    if isinstance(network, ActorCritic):
+        actor: Any = PolicyActor(network, seed=seed, greedy=greedy)
+        return lambda obs: actor.step(obs).action
+    assert isinstance(cfg, TrainConfig)
+    q_actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return q_actor.act(obs)[0]
+
+    return act
 
 
 def evaluate_checkpoint(path: Path, episodes: int, epsilon: float, seed: int, video: bool,
                         env_id: str | None = None) -> int:
     if episodes < 1:
         raise CheckpointError("--episodes must be at least 1")
-    ckpt_path = find_checkpoint(path)
-    ckpt = load(ckpt_path)
-    if not isinstance(ckpt, dict) or "config" not in ckpt:
-        raise CheckpointError(f"{ckpt_path} is not an arena checkpoint")
-    cfg: TrainConfig = from_dict(TrainConfig, ckpt["config"])
-    trained_on = cfg.env.id
-    if env_id is not None:
-        cfg = replace(cfg, env=replace(cfg.env, id=env_id) if isinstance(cfg.env, EnvConfig) else cfg.env)
-    env = make(cfg.env.id, 1, seed, **env_options(cfg))
-    spec = env.spec
-    env.close()
-    meta = ckpt.get("trainer", ckpt)
-    if list(spec.obs_shape) != list(meta["obs_shape"]) or spec.num_actions != meta["num_actions"]:
-        raise CheckpointError(f"checkpoint was trained on {trained_on} (obs {tuple(meta['obs_shape'])}, "
-                              f"{meta['num_actions']} actions), not {cfg.env.id} (obs {spec.obs_shape}, "
-                              f"{spec.num_actions} actions)")
-    network = build_q_network(cfg.agent, cfg.torso, spec)
-    try:
-        network.load_state_dict(model_weights(ckpt))
-    except RuntimeError:
-        raise CheckpointError(f"{ckpt_path}: weights do not fit the network its config describes") from None
-    network.eval()
-    with torch.no_grad():
-        returns = np.asarray(run_episodes(network, cfg, episodes, epsilon, seed))
+    policy = load_policy(path, env_id=env_id, greedy=True, epsilon=epsilon, seed=seed)
+    cfg = policy.cfg
+    options = env_options(cfg)
+    returns = np.asarray(run_policy_episodes(policy.act, cfg.env.id, options, episodes, seed))
+    how = "greedy" if isinstance(cfg, PGTrainConfig) else f"epsilon {epsilon}"
     print(f"{cfg.preset} on {cfg.env.id}: return {returns.mean():.2f} ± {returns.std():.2f} "
-                  f"(min {returns.min():.2f}, max {returns.max():.2f}) over {episodes} episodes, epsilon {epsilon}")
-    if video:
-        out = record_video(network, cfg, epsilon, seed, ckpt_path.parent / f"eval-seed{seed}.mp4")
+          f"(min {returns.min():.2f}, max {returns.max():.2f}) over {episodes} episodes, {how}")
+    if video:  # a fresh actor: the video episode does not depend on how many episodes came before
+        act = _act_fn(policy.network, cfg, True, epsilon, seed)
+        out = record_policy_video(act, cfg.env.id, options, seed, policy.path.parent / f"eval-seed{seed}.mp4")
         print(f"video: {out}" if out else "this env cannot render a video")
     return 0
+
+
+def _actions(num_actions: int, action_shape: list[int]) -> str:
+    return f"continuous actions of shape {tuple(action_shape)}" if action_shape else f"{num_actions} actions"

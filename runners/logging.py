@@ -22,7 +22,7 @@ from runners.evaluate import EvalResult
 
 class Logger(Protocol):
     def episode(self, step: int, ret: float, length: int) -> None: ...
-    def progress(self, step: int, metrics: dict[str, float], epsilon: float, recent: deque[float]) -> None: ...
+    def progress(self, step: int, metrics: dict[str, float], epsilon: float | None, recent: deque[float]) -> None: ...
     def evaluation(self, step: int, result: EvalResult) -> None: ...
     def close(self) -> None: ...
 
@@ -33,7 +33,7 @@ class NullLogger:
     def episode(self, step: int, ret: float, length: int) -> None:
         pass
 
-    def progress(self, step: int, metrics: dict[str, float], epsilon: float, recent: deque[float]) -> None:
+    def progress(self, step: int, metrics: dict[str, float], epsilon: float | None, recent: deque[float]) -> None:
         pass
 
     def evaluation(self, step: int, result: EvalResult) -> None:
@@ -85,13 +85,16 @@ class RunLogger:
         self._write({"kind": "episode", "step": step, "return": ret, "length": length,
                      "time": round(time.perf_counter() - self.t0, 3)})
 
-    def progress(self, step: int, metrics: dict[str, float], epsilon: float, recent: deque[float]) -> None:
+    def progress(self, step: int, metrics: dict[str, float], epsilon: float | None, recent: deque[float]) -> None:
+        """A ``train`` record every ``log_every`` steps (``epsilon`` omitted when None) and the progress bar."""
         now = time.perf_counter()
         self.last_step = step
         if step >= self.next_log:
             self.next_log = (step // self.log_every + 1) * self.log_every
             record: dict[str, Any] = {"kind": "train", "step": step, "sps": round(self.sps(step), 1),
-                                      "epsilon": epsilon, "time": round(now - self.t0, 3)}
+                                      "time": round(now - self.t0, 3)}
+            if epsilon is not None:
+                record["epsilon"] = epsilon
             record.update({k: round(v, 6) for k, v in metrics.items()})
             if recent:
                 record["recent_return"] = float(np.mean(recent))

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from replay.types import Transition
 from runners.config import TrainConfig
 from runners.evaluate import EvalResult, evaluate
 from runners.logging import Logger
+from runners.pg_config import PGTrainConfig
 
 
 def resolve_device(name: str) -> torch.device:
@@ -37,7 +38,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def env_options(cfg: TrainConfig) -> dict[str, Any]:
+def env_options(cfg: TrainConfig | PGTrainConfig) -> dict[str, Any]:
     """Options forwarded to ``envs.make`` (only the Atari fast path reads them)."""
     e = cfg.env
     if not _is_atari_id(e.id):
@@ -53,6 +54,9 @@ def _is_atari_id(env_id: str) -> bool:
 def validate(cfg: TrainConfig, spec: EnvSpec) -> None:
     """Reject combinations that cannot work, with a message that says what to change."""
     a = cfg.agent
+    if spec.continuous:
+        raise ConfigError(f"DQN needs discrete actions; {spec.env_id} has continuous actions (Box shape "
+                          f"{spec.action_shape}); try a policy-gradient preset such as ppo-pendulum")
     if "atari" in cfg.preset and spec.kind != "atari":
         raise ConfigError(f"preset '{cfg.preset}' is for Atari games, but '{spec.env_id}' is not an Atari env; "
                           "use --env.id ale:GAME")
@@ -191,6 +195,27 @@ class Trainer:
         self.env.close()
 
 
+class LoopTrainer(Protocol):
+    """What ``run`` drives: ``Trainer`` (DQN family) and ``runners.onpolicy.PGTrainer`` both fit.
+
+    ``env_step`` advances the envs (one step of every sub-env, or one whole rollout), ``learn`` does the
+    updates that are due; a checkpoint may follow any ``learn``.
+    """
+
+    cfg: Any
+    step: int
+    logger: Logger
+    metrics: dict[str, float]
+    actor: Any
+    learner: Any
+    recent_returns: deque[float]
+    last_eval: EvalResult | None
+
+    def env_step(self) -> None: ...
+    def learn(self) -> None: ...
+    def maybe_evaluate(self, force: bool = False) -> None: ...
+
+
 class _StopFlag:
     """Turns SIGINT/SIGTERM into a flag so the loop can checkpoint before exiting."""
 
@@ -211,7 +236,7 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
-def run(trainer: Trainer, save: Any, stop_at: int | None = None) -> RunResult:
+def run(trainer: LoopTrainer, save: Any, stop_at: int | None = None) -> RunResult:
     """Train until ``total_steps`` (or ``stop_at``, or a signal); ``save(trainer, final)`` checkpoints."""
     cfg = trainer.cfg
     r = cfg.runner

@@ -5,6 +5,7 @@ Published hyperparameters, with sources:
 - ``rainbow-atari``: Hessel et al. 2018, Table 1.
 - ``dqn-minatar``: Young & Tian 2019 (MinAtar), section 4.
 - ``rainbow-minatar``: Obando-Ceron & Castro 2021 ("Revisiting Rainbow"), MinAtar settings.
+- the policy-gradient presets (``reinforce-cartpole``, ``ppo-*``): ``runners/pg_presets.py``.
 CartPole presets are tuned here to solve CartPole-v1 (eval mean >= 475) within 50,000 env steps;
 they stop as soon as an evaluation reaches 475 (``--runner.target-return``), so the saved model
 is the one that solved it. They use one torch thread: small MLPs gain nothing from more, and the
@@ -19,6 +20,10 @@ from dataclasses import replace
 from agents.dqn.config import DQNConfig
 from agents.torsos import TorsoConfig
 from runners.config import EnvConfig, ReplayConfig, RunnerConfig, TrainConfig
+from runners.pg_config import PGTrainConfig
+from runners.pg_presets import PG_PRESETS
+
+AnyTrainConfig = TrainConfig | PGTrainConfig
 
 DEFAULT_PRESET = "dqn-cartpole"
 
@@ -118,7 +123,7 @@ def rainbow_atari() -> TrainConfig:
     return _atari("rainbow-atari", agent, TorsoConfig(kind="nature_cnn", fc=0), learning_starts=20_000)
 
 
-PRESETS: dict[str, Callable[[], TrainConfig]] = {
+PRESETS: dict[str, Callable[[], AnyTrainConfig]] = {
     "dqn-cartpole": dqn_cartpole,
     "double-dueling-cartpole": double_dueling_cartpole,
     "rainbow-cartpole": rainbow_cartpole,
@@ -126,7 +131,16 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     "rainbow-minatar": rainbow_minatar,
     "dqn-atari": dqn_atari,
     "rainbow-atari": rainbow_atari,
+    **PG_PRESETS,  # reinforce-cartpole, ppo-cartpole, ppo-pendulum, ppo-atari (runners/pg_presets.py)
 }
+
+
+def config_class(data: dict[str, object]) -> type:
+    """The config class of a saved config dict (``config.json``): its preset's, else told by its fields."""
+    preset = data.get("preset")
+    if isinstance(preset, str) and preset in PRESETS:
+        return type(PRESETS[preset]())
+    return PGTrainConfig if "algo" in data else TrainConfig
 
 
 def describe(name: str) -> str:

@@ -1,4 +1,8 @@
-"""One training run: run directory, logger, trainer, checkpoints, curve and summary."""
+"""One training run: run directory, logger, trainer, checkpoints, curve and summary.
+
+``train`` dispatches on the config's type: ``TrainConfig`` builds the DQN-family ``Trainer``,
+``PGTrainConfig`` the on-policy ``PGTrainer``; both run in ``runners.loop.run``.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,52 @@ import json
 import time
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.table import Table
 
+from agents.base import RewardModel
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
 from runners.logging import NullLogger, RunLogger
 from runners.loop import RunResult, Trainer, run
+from runners.onpolicy import PGTrainer
+from runners.pg_config import PGTrainConfig
 from runners.plot import plot_runs
 
 
-def default_run_dir(cfg: TrainConfig) -> Path:
+def default_run_dir(cfg: TrainConfig | PGTrainConfig) -> Path:
     env = cfg.env.id.replace("/", "_").replace(":", "_")
     return Path("runs") / f"{cfg.preset}-{env}-s{cfg.runner.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
-          console: Console | None = None) -> RunResult:
-    """Train ``cfg`` into ``run_dir`` (resuming its latest checkpoint when ``resume``)."""
+def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
+          console: Console | None = None, reward_model: RewardModel | None = None,
+          policy_init: dict[str, torch.Tensor] | None = None) -> RunResult:
+    """Train ``cfg`` into ``run_dir`` (resuming its latest checkpoint when ``resume``).
+
+    Args:
+        cfg: a DQN-family ``TrainConfig`` or a policy-gradient ``PGTrainConfig``.
+        run_dir: the run directory (created; resumed from when ``resume``).
+        resume: continue from ``run_dir``'s latest checkpoint.
+        stop_at: stop after this many env steps (a checkpoint is written; tests of exact resume).
+        console: where the summary and progress bar go.
+        reward_model: policy-gradient runs only: learned rewards replace env rewards (GAIL).
+        policy_init: policy-gradient runs only: ``ActorCritic.policy_state_dict`` weights to start from
+            (behaviour cloning); ignored on resume, where the checkpoint has the weights.
+    """
     console = console or Console(stderr=True)
     state = load_trainer_state(run_dir) if resume else None
     # Build (and so validate) everything before the run directory or the progress bar appear.
-    trainer = Trainer(cfg, NullLogger(), video_dir=run_dir / "videos" if cfg.log.video else None)
+    video_dir = run_dir / "videos" if cfg.log.video else None
+    trainer: Trainer | PGTrainer
+    if isinstance(cfg, PGTrainConfig):
+        trainer = PGTrainer(cfg, NullLogger(), video_dir=video_dir, reward_model=reward_model,
+                            policy_init=None if resume else policy_init)
+    else:
+        if reward_model is not None or policy_init is not None:
+            raise ValueError("a reward model or initial policy weights need a policy-gradient config")
+        trainer = Trainer(cfg, NullLogger(), video_dir=video_dir)
     try:
         if state is not None:
             if state["env_id"] != trainer.spec.env_id:
@@ -51,7 +79,7 @@ def train(cfg: TrainConfig, run_dir: Path, resume: bool = False, stop_at: int | 
                        console=console)
     trainer.logger = logger
     try:
-        if state is not None and "replay" not in state:
+        if state is not None and isinstance(trainer, Trainer) and "replay" not in state:
             console.log("replay was not saved with this checkpoint (over the memory budget): refilling it")
         if not resume:
             console.log(f"run directory: {run_dir}")
@@ -72,7 +100,7 @@ def _summary(result: RunResult) -> dict[str, float]:
     return out
 
 
-def _print_summary(console: Console, cfg: TrainConfig, run_dir: Path, result: RunResult) -> None:
+def _print_summary(console: Console, cfg: TrainConfig | PGTrainConfig, run_dir: Path, result: RunResult) -> None:
     table = Table(title="interrupted: resume with arena train --resume " + str(run_dir) if result.interrupted
                   else "run finished", show_header=False)
     table.add_row("preset / env", f"{cfg.preset} / {cfg.env.id}")

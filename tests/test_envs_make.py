@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import BatchedEnv, EnvIdError, UnsupportedEnvError, make, spec_for
+from envs import BatchedEnv, EnvIdError, make, spec_for
 from envs.atari import atari_game
 
 # (env id, options, obs shape, obs dtype, num actions, kind, frame stack)
@@ -100,11 +100,6 @@ def test_unknown_id_suggests_close_matches(bad: str, suggestion: str) -> None:
 def test_unknown_id_without_match() -> None:
     with pytest.raises(EnvIdError, match="unknown env id"):
         make("qqqqqqqqqqqq")
-
-
-def test_continuous_actions_rejected() -> None:
-    with pytest.raises(UnsupportedEnvError, match="Discrete"):
-        make("Pendulum-v1")
 
 
 def test_atari_id_forms() -> None:

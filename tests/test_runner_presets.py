@@ -10,13 +10,13 @@ import pytest
 
 from runners.presets import PRESETS
 from runners.train import train
-from tests.helpers import quick
+from tests.helpers import quick_any
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_preset_runs_200_steps(preset: str, tmp_path: Path) -> None:
     run_dir = tmp_path / preset
-    cfg = quick(preset, run_dir)
+    cfg = quick_any(preset, run_dir)
     if "atari" in preset:
         # An evaluation episode of Pong lasts minutes: the smoke test covers training and checkpoints.
         cfg = replace(cfg, runner=replace(cfg.runner, eval_episodes=0))

@@ -12,14 +12,12 @@ RewardForm = Literal["-log(1-D)", "log D", "log D - log(1-D)"]
 class GAILConfig:
     """GAIL (Ho & Ermon 2016). D(s, a) is the probability that (s, a) came from the expert."""
 
-    demos: str = ""
-    """Minari dataset id (arena/NAME-v0) or path to a dataset directory with the expert's episodes."""
     reward_form: RewardForm = "-log(1-D)"
     """Learned reward: -log(1-D) (default: always positive, a survival bonus that suits tasks where staying alive is
     the goal), log D (always negative: pushes to end episodes early), or log D - log(1-D) (the logit; AIRL's form,
     unbiased in sign)."""
     disc_steps: int = 1
-    """Discriminator gradient steps (k) per generator round."""
+    """k: discriminator passes over each generator rollout (minibatches of disc_batch_size) per generator round."""
     disc_lr: float = 3e-4
     """Discriminator learning rate (Adam)."""
     disc_batch_size: int = 256
@@ -40,8 +38,6 @@ class GAILConfig:
 class BCConfig:
     """Behaviour cloning: maximum likelihood of expert actions (cross-entropy, or Gaussian log-likelihood)."""
 
-    demos: str = ""
-    """Minari dataset id (arena/NAME-v0) or path to a dataset directory."""
     steps: int = 2_000
     """Gradient steps."""
     batch_size: int = 64

@@ -1,0 +1,234 @@
+"""The on-policy trainer: collect ``[T, N]`` rollouts from a vector env, update, evaluate, checkpoint.
+
+``PGTrainer`` fits ``runners.loop.run`` (which checkpoints, evaluates, stops on a target return or a
+signal): its ``env_step`` collects one whole rollout with the current policy and its ``learn`` consumes it.
+Rollouts are never carried across a checkpoint, so N steps + resume + N steps equal 2N steps straight.
+
+- PPO: fixed-length rollouts of ``rollout_length`` steps per sub-env; episodes continue across rollouts.
+- REINFORCE: whole episodes. Every rollout starts from freshly reset sub-envs and runs until the episodes
+  that finished hold ``batch_steps`` steps; each sub-env's unfinished episode is then dropped (masked out
+  of the rollout, its steps still counted) and the envs are reset, so every update sees only complete
+  episodes from the current policy.
+
+A reward model (GAIL's discriminator, ``agents.base.RewardModel``) can replace env rewards for learning:
+before each update the trainer calls ``reward_model.update(rollout)`` and then learns from
+``reward_model.reward(obs, action, next_obs)``; episode returns logged and evaluated stay the env's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.actor_critic import PolicyActor, build_actor_critic
+from agents.base import RewardModel
+from agents.errors import ConfigError
+from agents.params import ParamsClient
+from agents.ppo import PPOLearner
+from agents.reinforce import ReinforceLearner
+from envs import make
+from envs.base import BatchedEnv, EnvSpec, StepResult
+from replay.rollout import RolloutStorage
+from replay.types import Rollout
+from runners.evaluate import EvalResult, evaluate_policy
+from runners.logging import Logger
+from runners.loop import env_options, resolve_device
+from runners.pg_config import PGTrainConfig
+
+
+def validate_pg(cfg: PGTrainConfig, spec: EnvSpec) -> None:
+    """Reject combinations that cannot work, with a message that says what to change."""
+    if "atari" in cfg.preset and spec.kind != "atari":
+        raise ConfigError(f"preset '{cfg.preset}' is for Atari games, but '{spec.env_id}' is not an Atari env; "
+                          "use --env.id ale:GAME")
+    if "pendulum" in cfg.preset and not spec.continuous:
+        raise ConfigError(f"preset '{cfg.preset}' is for continuous actions, but '{spec.env_id}' has discrete ones; "
+                          "use ppo-cartpole or --env.id with a Box action space")
+    if cfg.algo == "reinforce" and spec.kind == "atari":
+        raise ConfigError(f"REINFORCE learns from whole episodes, and an Atari episode ({spec.env_id}) can last "
+                          "27,000 steps of 4 stacked frames per sub-env; use --algo ppo")
+    if cfg.env.num_envs < 1:
+        raise ConfigError("--env.num-envs must be >= 1")
+    p, r = cfg.ppo, cfg.reinforce
+    if cfg.algo == "ppo":
+        if p.rollout_length < 1 or p.epochs < 1 or p.num_minibatches < 1:
+            raise ConfigError("--ppo.rollout-length, --ppo.epochs and --ppo.num-minibatches must be >= 1")
+        if p.num_minibatches > p.rollout_length * cfg.env.num_envs:
+            raise ConfigError("--ppo.num-minibatches cannot exceed the rollout size (rollout-length x num-envs)")
+        if not 0.0 <= p.gae_lambda <= 1.0 or not 0.0 < p.gamma <= 1.0:
+            raise ConfigError("--ppo.gae-lambda must be in [0, 1] and --ppo.gamma in (0, 1]")
+        if p.clip <= 0:
+            raise ConfigError("--ppo.clip must be > 0")
+    else:
+        if r.batch_steps < 1 or r.max_rollout_length < 1:
+            raise ConfigError("--reinforce.batch-steps and --reinforce.max-rollout-length must be >= 1")
+        if not 0.0 < r.gamma <= 1.0:
+            raise ConfigError("--reinforce.gamma must be in (0, 1]")
+        if r.baseline == "value" and cfg.net.shared and r.value_coef <= 0:
+            raise ConfigError("a shared torso needs --reinforce.value-coef > 0 to train the value baseline")
+
+
+class PGTrainer:
+    """Every piece of a policy-gradient run; ``state_dict``/``load_state_dict`` make resume exact."""
+
+    def __init__(self, cfg: PGTrainConfig, logger: Logger, video_dir: Path | None = None,
+                 reward_model: RewardModel | None = None,
+                 policy_init: dict[str, torch.Tensor] | None = None) -> None:
+        """Build envs, network, learner and actor (validating the config first).
+
+        Args:
+            cfg: the run's config.
+            logger: where episodes, metrics and evaluations go.
+            video_dir: record an evaluation episode here at every evaluation (None: no videos).
+            reward_model: learned rewards replace env rewards for learning (GAIL); see the module docstring.
+            policy_init: ``ActorCritic.policy_state_dict`` weights to start from (e.g. behaviour cloning);
+                the critic keeps its fresh initialisation. A resumed run's checkpoint overrides them.
+        """
+        self.cfg, self.logger, self.video_dir = cfg, logger, video_dir
+        self.reward_model = reward_model
+        seed = cfg.runner.seed
+        if cfg.runner.torch_threads > 0:
+            torch.set_num_threads(cfg.runner.torch_threads)
+        self.env: BatchedEnv = make(cfg.env.id, cfg.env.num_envs, seed, **env_options(cfg))
+        self.spec = self.env.spec
+        try:
+            validate_pg(cfg, self.spec)
+        except ConfigError:
+            self.env.close()
+            raise
+        torch.manual_seed(seed)  # network initialisation only; everything later uses explicit generators
+        self.device = resolve_device(cfg.runner.device)
+        n = cfg.env.num_envs
+        value = cfg.algo == "ppo" or cfg.reinforce.baseline == "value"
+        network = build_actor_critic(cfg.net, cfg.torso, self.spec, value=value).to(self.device)
+        self.learner: PPOLearner | ReinforceLearner
+        if cfg.algo == "ppo":
+            per_rollout = cfg.ppo.rollout_length * n
+            self.learner = PPOLearner(network, cfg.ppo, n, math.ceil(cfg.runner.total_steps / per_rollout),
+                                      self.device, seed=seed + 1)
+            capacity = cfg.ppo.rollout_length
+        else:
+            self.learner = ReinforceLearner(network, cfg.reinforce, self.device)
+            capacity = max(cfg.reinforce.batch_steps // n, 16)
+        if policy_init is not None:
+            self.learner.network.load_policy_state_dict(policy_init)
+        self.actor = PolicyActor(self.learner.network, seed=seed + 2)
+        # One process: the actor acts with the learner's own module, so the client never copies.
+        self.params = ParamsClient(self.actor, self.learner.get_params, shared=True)
+        self.storage = RolloutStorage(n, self.spec.obs_shape, self.spec.obs_dtype, self.spec.action_shape, capacity)
+        self.step = 0
+        self.evals_done = 0
+        self.recent_returns: deque[float] = deque(maxlen=100)
+        self.episodes = 0
+        self.last_eval: EvalResult | None = None
+        self.obs = self.env.reset()
+        self.rollout: Rollout | None = None
+        self.metrics: dict[str, float] = {}
+
+    # --- collection -----------------------------------------------------------------------------
+    def _env_step(self, obs: np.ndarray) -> StepResult:
+        out = self.actor.step(obs)
+        res = self.env.step(out.action)
+        self.storage.add(obs, out.action, res.reward, res.next_obs, res.terminated, res.truncated, out.log_prob,
+                         out.value)
+        self.step += self.env.num_envs
+        # episode_length > 0 marks a real episode end (an Atari life loss may set terminated alone).
+        for i in np.flatnonzero(res.episode_length > 0):
+            self.recent_returns.append(float(res.episode_return[i]))
+            self.episodes += 1
+            self.logger.episode(self.step, float(res.episode_return[i]), int(res.episode_length[i]))
+        return res
+
+    def collect_fixed(self, length: int) -> Rollout:
+        """``length`` steps of every sub-env, continuing the episodes in progress."""
+        obs = self.obs
+        for _ in range(length):
+            obs = self._env_step(obs).obs
+        self.obs = obs
+        return self.storage.finish(obs)
+
+    def collect_episodes(self) -> Rollout:
+        """Whole episodes from freshly reset sub-envs until they hold ``batch_steps`` steps (see module doc)."""
+        r = self.cfg.reinforce
+        obs = self.obs
+        covered = np.zeros(self.env.num_envs, dtype=np.int64)  # [N] steps of each column in finished episodes
+        t = 0
+        while True:
+            res = self._env_step(obs)
+            t += 1
+            covered[res.terminated | res.truncated] = t
+            obs = res.obs
+            if covered.sum() >= r.batch_steps or t >= r.max_rollout_length:
+                break
+        mask = np.arange(t)[:, None] < covered[None, :]  # [T, N]
+        rollout = self.storage.finish(obs, mask)
+        self.obs = self.env.reset()  # drop the unfinished episodes: the next rollout starts fresh
+        return rollout
+
+    def env_step(self) -> None:
+        """Collect one rollout with the current policy (``learn`` consumes it)."""
+        if self.cfg.algo == "ppo":
+            self.rollout = self.collect_fixed(self.cfg.ppo.rollout_length)
+        else:
+            self.rollout = self.collect_episodes()
+
+    def learn(self) -> None:
+        """Update the reward model (if any), then the policy, on the collected rollout."""
+        rollout, self.rollout = self.rollout, None
+        if rollout is None or not rollout.mask.any():
+            return
+        metrics: dict[str, float] = {}
+        reward = None
+        if self.reward_model is not None:
+            metrics.update(self.reward_model.update(rollout))
+            reward = np.asarray(self.reward_model.reward(rollout.obs, rollout.action, rollout.next_obs), np.float32)
+            metrics["model_reward_mean"] = float(reward[rollout.mask].mean())
+        out = self.learner.update(rollout, reward)
+        metrics.update(out.metrics)
+        self.metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
+        self.params.update(self.learner.updates)
+
+    def maybe_evaluate(self, force: bool = False) -> None:
+        r = self.cfg.runner
+        if r.eval_episodes <= 0:
+            return
+        due = r.eval_every > 0 and self.step // r.eval_every > self.evals_done
+        if not (due or force):
+            return
+        self.evals_done = self.step // r.eval_every if r.eval_every > 0 else self.evals_done
+        self.last_eval = evaluate_policy(self.learner.network, self.cfg, r.eval_episodes,
+                                         seed=r.seed + 1_000_003 * (self.evals_done + 1), video_dir=self.video_dir,
+                                         step=self.step)
+        self.logger.evaluation(self.step, self.last_eval)
+
+    # --- state ----------------------------------------------------------------------------------
+    def state_dict(self, with_replay: bool = False) -> dict[str, Any]:
+        """Everything needed to resume exactly (``with_replay`` is accepted for the checkpoint API)."""
+        return {
+            "step": self.step, "evals_done": self.evals_done, "episodes": self.episodes,
+            "recent_returns": list(self.recent_returns),
+            "learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
+            "env": self.env.get_state(), "env_id": self.spec.env_id,
+            "obs_shape": list(self.spec.obs_shape), "num_actions": self.spec.num_actions,
+            "action_shape": list(self.spec.action_shape),
+            "reward_model": self.reward_model.state_dict() if self.reward_model is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.evals_done = int(state["evals_done"])
+        self.episodes = int(state["episodes"])
+        self.recent_returns.extend(state["recent_returns"])
+        self.learner.load_state_dict(state["learner"])
+        self.actor.load_state_dict(state["actor"])
+        self.obs = self.env.set_state(state["env"])
+        if self.reward_model is not None and state.get("reward_model") is not None:
+            self.reward_model.load_state_dict(state["reward_model"])
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,52 @@
+"""``PGTrainConfig``: the policy-gradient family's run configuration (REINFORCE or PPO), nested like
+``TrainConfig``; tyro builds ``arena train PRESET --help`` from it, each field's docstring its help text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agents.actor_critic import ActorCriticConfig
+from agents.ppo.config import PPOConfig
+from agents.reinforce.config import ReinforceConfig
+from agents.torsos import TorsoConfig
+from runners.config import EnvConfig, LogConfig
+
+
+@dataclass(frozen=True)
+class PGRunnerConfig:
+    """The on-policy loop: how long, evaluation, checkpoints, seed and device."""
+
+    total_steps: int = 100_000
+    """Env steps to train for, summed over sub-environments (a rollout in progress is finished)."""
+    eval_every: int = 10_000
+    """Env steps between evaluations (0: only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation, greedy (the distribution's mode), each from its own seeded sub-environment."""
+    target_return: float | None = None
+    """Stop early once the evaluation mean reaches this return (None: train for total_steps)."""
+    checkpoint_every: int = 50_000
+    """Env steps between checkpoints (a checkpoint is also written at the end and on SIGINT/SIGTERM)."""
+    seed: int = 0
+    """Run seed; every RNG (envs, action sampling, minibatches, network init) derives from it."""
+    device: str = "auto"
+    """Torch device: auto (cuda when present), cpu, cuda, cuda:1, ..."""
+    torch_threads: int = 0
+    """torch intra-op threads (0: torch's default)."""
+
+
+@dataclass(frozen=True)
+class PGTrainConfig:
+    """A policy-gradient training run; saved as config.json in the run directory."""
+
+    preset: str = "ppo-cartpole"
+    """Name of the preset this config came from."""
+    algo: Literal["reinforce", "ppo"] = "ppo"
+    """Algorithm: reinforce (whole-episode Monte-Carlo policy gradient) or ppo (PPO-clip with GAE)."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    net: ActorCriticConfig = field(default_factory=ActorCriticConfig)
+    torso: TorsoConfig = field(default_factory=TorsoConfig)
+    runner: PGRunnerConfig = field(default_factory=PGRunnerConfig)
+    log: LogConfig = field(default_factory=LogConfig)
