@@ -36,6 +36,7 @@ commands:
   selfplay [PRESET] [overrides]  AlphaZero self-play (default: alphazero-tictactoe); --resume RUN_DIR continues
   tournament --game G PLAYER...  round robin between bots and checkpoints, Elo ratings with 95% CIs
   play --game G PLAYER         play a bot in the terminal
+  record CHECKPOINT --out NAME record expert episodes as a local Minari dataset (for --demos)
 
 `arena COMMAND --help` shows the options of a command."""
 
@@ -238,6 +239,12 @@ def cmd_tournament(argv: Sequence[str]) -> int:
     return run(argv)
 
 
+def cmd_record(argv: Sequence[str]) -> int:
+    from runners.record import cmd_record as run
+
+    return run(argv)
+
+
 def cmd_play(argv: Sequence[str]) -> int:
     from runners.play import cmd_play as run
 
@@ -246,7 +253,7 @@ def cmd_play(argv: Sequence[str]) -> int:
 
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "train": cmd_train, "eval": cmd_eval, "presets": cmd_presets, "plot": cmd_plot,
-    "selfplay": cmd_selfplay, "tournament": cmd_tournament, "play": cmd_play,
+    "selfplay": cmd_selfplay, "tournament": cmd_tournament, "play": cmd_play, "record": cmd_record,
 }
 
 

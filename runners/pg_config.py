@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agents.actor_critic import ActorCriticConfig
+from agents.gail.config import BCConfig, GAILConfig
 from agents.ppo.config import PPOConfig
 from agents.reinforce.config import ReinforceConfig
 from agents.torsos import TorsoConfig
@@ -42,10 +43,18 @@ class PGTrainConfig:
     preset: str = "ppo-cartpole"
     """Name of the preset this config came from."""
     algo: Literal["reinforce", "ppo"] = "ppo"
-    """Algorithm: reinforce (whole-episode Monte-Carlo policy gradient) or ppo (PPO-clip with GAE)."""
+    """Algorithm: reinforce (whole-episode Monte-Carlo policy gradient) or ppo (PPO-clip with GAE); GAIL's
+    generator."""
+    imitation: Literal["none", "gail", "bc"] = "none"
+    """Imitation: none (learn from env rewards), gail (learn from a discriminator's rewards), or bc (behaviour
+    cloning only: no env steps but evaluation)."""
+    demos: str = ""
+    """Expert demonstrations for gail and bc: a Minari dataset id (arena/NAME-v0, see arena record) or a path."""
     env: EnvConfig = field(default_factory=EnvConfig)
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    gail: GAILConfig = field(default_factory=GAILConfig)
+    bc: BCConfig = field(default_factory=BCConfig)
     net: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     torso: TorsoConfig = field(default_factory=TorsoConfig)
     runner: PGRunnerConfig = field(default_factory=PGRunnerConfig)

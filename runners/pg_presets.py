@@ -9,6 +9,8 @@ Sources:
   epochs of 64-sample minibatches) without gSDE, with observation normalisation and reward scaling instead,
   and 256-step rollouts instead of 1024 (here: eval mean -216 after 40,960 steps, -139 after 80,896, where
   1024-step rollouts needed 180,000 to pass -200).
+- ``bc-cartpole``, ``gail-cartpole`` and ``gail-pendulum`` take their expert data from ``--demos``; GAIL's
+  generator is the matching PPO preset.
 - ``ppo-cartpole`` and ``reinforce-cartpole`` are tuned here to solve CartPole-v1 (eval mean >= 475 over 10
   episodes) within 50,000 and 200,000 env steps; like the DQN CartPole presets they stop at the first
   evaluation that reaches 475 and use one torch thread.
@@ -17,8 +19,10 @@ Sources:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from agents.actor_critic import ActorCriticConfig
+from agents.gail.config import BCConfig, GAILConfig
 from agents.ppo.config import PPOConfig
 from agents.reinforce.config import ReinforceConfig
 from agents.torsos import TorsoConfig
@@ -86,9 +90,38 @@ def ppo_atari() -> PGTrainConfig:
     )
 
 
+def bc_cartpole() -> PGTrainConfig:
+    """Behaviour cloning on CartPole-v1 from --demos NAME: 2,000 cross-entropy steps, then a greedy evaluation."""
+    return replace(ppo_cartpole(), preset="bc-cartpole", imitation="bc",
+                   bc=BCConfig(steps=2_000, batch_size=64, lr=1e-3, entropy_weight=1e-3))
+
+
+def gail_cartpole() -> PGTrainConfig:
+    """GAIL on CartPole-v1 from --demos NAME: PPO generator (ppo-cartpole's settings), reward -log(1-D)."""
+    base = ppo_cartpole()
+    return replace(base, preset="gail-cartpole", imitation="gail",
+                   gail=GAILConfig(reward_form="-log(1-D)", disc_steps=1, disc_lr=3e-4, disc_batch_size=64,
+                                   disc_hidden=(64, 64)),
+                   runner=replace(base.runner, total_steps=200_000, eval_every=10_000))
+
+
+def gail_pendulum() -> PGTrainConfig:
+    """GAIL on Pendulum-v1 from --demos NAME: PPO generator (ppo-pendulum's settings), Gaussian policy."""
+    base = ppo_pendulum()
+    return replace(base, preset="gail-pendulum", imitation="gail",
+                   gail=GAILConfig(reward_form="-log(1-D)", disc_steps=1, disc_lr=3e-4, disc_batch_size=256,
+                                   disc_hidden=(64, 64)),
+                   runner=replace(base.runner, total_steps=400_000, target_return=None))
+
+
 PG_PRESETS: dict[str, Callable[[], PGTrainConfig]] = {
     "reinforce-cartpole": reinforce_cartpole,
     "ppo-cartpole": ppo_cartpole,
     "ppo-pendulum": ppo_pendulum,
     "ppo-atari": ppo_atari,
+    "bc-cartpole": bc_cartpole,
+    "gail-cartpole": gail_cartpole,
+    "gail-pendulum": gail_pendulum,
 }
+IMITATION_PRESETS = ("bc-cartpole", "gail-cartpole", "gail-pendulum")
+"""Presets that need ``--demos``; their smoke tests build demonstrations first (tests/test_imitation.py)."""

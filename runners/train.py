@@ -18,6 +18,7 @@ from rich.table import Table
 from agents.base import RewardModel
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
+from runners.imitation import gail_setup, train_bc
 from runners.logging import NullLogger, RunLogger
 from runners.loop import RunResult, Trainer, run
 from runners.onpolicy import PGTrainer
@@ -46,6 +47,13 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
             (behaviour cloning); ignored on resume, where the checkpoint has the weights.
     """
     console = console or Console(stderr=True)
+    if isinstance(cfg, PGTrainConfig) and cfg.imitation == "bc":
+        if resume:
+            raise CheckpointError("behaviour-cloning runs are short and not resumable: start a new run")
+        return train_bc(cfg, run_dir, console)
+    if isinstance(cfg, PGTrainConfig) and cfg.imitation == "gail" and reward_model is None:
+        reward_model, bc_init = gail_setup(cfg)
+        policy_init = policy_init if policy_init is not None else bc_init
     state = load_trainer_state(run_dir) if resume else None
     # Build (and so validate) everything before the run directory or the progress bar appear.
     video_dir = run_dir / "videos" if cfg.log.video else None

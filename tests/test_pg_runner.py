@@ -16,7 +16,7 @@ import torch
 from replay.types import Rollout
 from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, load
 from runners.cli import main
-from runners.pg_presets import PG_PRESETS
+from runners.pg_presets import IMITATION_PRESETS, PG_PRESETS
 from runners.train import train
 from tests.helpers import quick_pg
 
@@ -40,7 +40,7 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return err[0]
 
 
-@pytest.mark.parametrize("preset", list(PG_PRESETS))
+@pytest.mark.parametrize("preset", [p for p in PG_PRESETS if p not in IMITATION_PRESETS])
 def test_pg_preset_runs(preset: str, tmp_path: Path) -> None:
     run_dir = tmp_path / preset
     cfg = quick_pg(preset, run_dir, total_steps=400)

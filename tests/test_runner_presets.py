@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from runners.pg_presets import IMITATION_PRESETS
 from runners.presets import PRESETS
 from runners.train import train
 from tests.helpers import quick_any
 
 
-@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p not in IMITATION_PRESETS])
 def test_preset_runs_200_steps(preset: str, tmp_path: Path) -> None:
     run_dir = tmp_path / preset
     cfg = quick_any(preset, run_dir)

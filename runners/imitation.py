@@ -1,0 +1,93 @@
+"""Imitation runs: GAIL (a reward model for the on-policy runner) and behaviour cloning (no env steps).
+
+``gail_setup`` loads the demonstrations, builds the discriminator and, when asked, a BC-pretrained
+policy for the generator to start from. ``train_bc`` clones a policy from the demonstrations and
+evaluates it; its ``model.pt`` is a policy-gradient checkpoint, so ``arena eval`` and ``arena record``
+take it like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from agents.actor_critic import build_actor_critic
+from agents.errors import ConfigError
+from agents.gail.bc import BCLearner
+from agents.gail.reward_model import GAILRewardModel
+from envs import spec_for
+from envs.base import EnvSpec
+from replay.demos import Demos, load_demos
+from runners.checkpoint import CHECKPOINT_DIR, FORMAT_VERSION, MODEL, atomic_save
+from runners.config import save_config, to_dict
+from runners.evaluate import evaluate_policy
+from runners.loop import RunResult, env_options
+from runners.pg_config import PGTrainConfig
+from runners.plot import plot_runs
+
+
+def load_expert(cfg: PGTrainConfig, spec: EnvSpec) -> Demos:
+    """The run's demonstrations, checked against the env's spaces (DemosError otherwise)."""
+    if not cfg.demos:
+        raise ConfigError(f"{cfg.preset} needs expert demonstrations: --demos NAME (a Minari dataset id or path; "
+                          "record one with: arena record CHECKPOINT --episodes 4 --out NAME)")
+    return load_demos(cfg.demos, spec)
+
+
+def bc_policy(cfg: PGTrainConfig, spec: EnvSpec, demos: Demos, steps: int) -> dict[str, torch.Tensor]:
+    """``steps`` of behaviour cloning on a fresh network; its ``policy_state_dict`` (for ``policy_init``)."""
+    torch.manual_seed(cfg.runner.seed)
+    net = build_actor_critic(cfg.net, cfg.torso, spec, value=True)
+    BCLearner(net, cfg.bc, demos, seed=cfg.runner.seed + 5).train(steps)
+    return net.policy_state_dict()
+
+
+def gail_setup(cfg: PGTrainConfig) -> tuple[GAILRewardModel, dict[str, torch.Tensor] | None]:
+    """The discriminator (a ``RewardModel``) and, with ``--gail.bc-pretrain-steps``, initial policy weights."""
+    spec = spec_for(cfg.env.id, **env_options(cfg))
+    demos = load_expert(cfg, spec)
+    model = GAILRewardModel(spec, cfg.torso, cfg.gail, demos, seed=cfg.runner.seed + 3)
+    init = bc_policy(cfg, spec, demos, cfg.gail.bc_pretrain_steps) if cfg.gail.bc_pretrain_steps > 0 else None
+    return model, init
+
+
+def train_bc(cfg: PGTrainConfig, run_dir: Path, console: Console | None = None) -> RunResult:
+    """Behaviour cloning: ``bc.steps`` updates, logged to metrics.jsonl, then a greedy evaluation."""
+    console = console or Console(stderr=True)
+    if cfg.runner.torch_threads > 0:
+        torch.set_num_threads(cfg.runner.torch_threads)
+    spec = spec_for(cfg.env.id, **env_options(cfg))
+    demos = load_expert(cfg, spec)
+    torch.manual_seed(cfg.runner.seed)
+    net = build_actor_critic(cfg.net, cfg.torso, spec, value=True)
+    learner = BCLearner(net, cfg.bc, demos, seed=cfg.runner.seed + 5)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.json")
+    console.log(f"run directory: {run_dir}")
+    t0 = time.perf_counter()
+    every = max(cfg.bc.steps // 20, 1)
+    with (run_dir / "metrics.jsonl").open("w") as f:
+        for step in range(1, cfg.bc.steps + 1):
+            metrics = learner.step()
+            if step % every == 0 or step == cfg.bc.steps:
+                f.write(json.dumps({"kind": "bc", "step": step, **metrics,
+                                    "time": round(time.perf_counter() - t0, 3)}) + "\n")
+        result = evaluate_policy(net, cfg, max(cfg.runner.eval_episodes, 1), seed=cfg.runner.seed + 1_000_003,
+                                 step=0)
+        f.write(json.dumps({"kind": "eval", "step": 0, "eval_mean": result.mean, "eval_std": result.std,
+                            "eval_min": result.min, "eval_max": result.max, "returns": list(result.returns),
+                            "bc_steps": cfg.bc.steps, "demo_steps": len(demos),
+                            "expert_return": float(demos.episode_returns.mean()),
+                            "time": round(time.perf_counter() - t0, 3)}) + "\n")
+    atomic_save({"format_version": FORMAT_VERSION, "config": to_dict(cfg), "step": 0, "model": net.state_dict(),
+                 "env_id": spec.env_id, "obs_shape": list(spec.obs_shape), "num_actions": spec.num_actions,
+                 "action_shape": list(spec.action_shape)}, run_dir / CHECKPOINT_DIR / MODEL)
+    plot_runs([run_dir], run_dir / "learning_curve.png", title=f"{cfg.preset} on {cfg.env.id}")
+    console.log(f"behaviour cloning from {len(demos):,} expert steps (expert return "
+                f"{demos.episode_returns.mean():.1f}): eval return {result.mean:.2f} ± {result.std:.2f} "
+                f"over {len(result.returns)} episodes")
+    return RunResult(0, learner.steps, result, False, time.perf_counter() - t0)

@@ -1,0 +1,58 @@
+"""``arena record``: roll out a trained agent and save its episodes as a local Minari dataset."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tyro
+
+from replay.demos import record_dataset
+
+
+@dataclass(frozen=True)
+class RecordArgs:
+    """Record expert demonstrations from a checkpoint into a local Minari dataset (no network)."""
+
+    checkpoint: tyro.conf.Positional[str]
+    """Run directory or checkpoint file (any arena agent: DQN family, REINFORCE, PPO, BC, GAIL)."""
+    out: str
+    """Dataset name: the dataset id becomes arena/NAME-v0 (pass it to --demos)."""
+    episodes: int = 4
+    """Number of complete episodes."""
+    seed: int = 0
+    """Seed of the episodes (and of action sampling with --no-greedy)."""
+    greedy: bool = True
+    """Act greedily (the distribution's mode, or the best Q-value); --no-greedy samples from the policy."""
+    root: str | None = None
+    """Datasets directory (default: $MINARI_DATASETS_PATH, else ~/.minari/datasets)."""
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cmd_record(argv: Sequence[str]) -> int:
+    from runners.cli import parse
+    from runners.evaluate_cli import load_policy
+
+    a = parse(RecordArgs, argv, "arena record")
+    policy = load_policy(Path(a.checkpoint), greedy=a.greedy, seed=a.seed)
+    metadata = {"checkpoint": str(policy.path), "checkpoint_sha256": sha256(policy.path),
+                "preset": policy.cfg.preset, "algorithm": f"arena {policy.cfg.preset}", "greedy": a.greedy}
+    out = record_dataset(policy.act, policy.cfg.env.id, a.episodes, a.seed, a.out, metadata,
+                         root=Path(a.root) if a.root else None)
+    from replay.demos import load_demos
+
+    demos = load_demos(str(out), policy.spec)
+    returns = np.asarray(demos.episode_returns)
+    print(f"recorded {a.episodes} episodes of {policy.cfg.env.id} ({len(demos):,} steps, return "
+          f"{returns.mean():.2f} ± {returns.std():.2f}) to {out}; use it with --demos {demos.dataset_id}")
+    return 0
