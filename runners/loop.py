@@ -54,6 +54,9 @@ def _is_atari_id(env_id: str) -> bool:
 def validate(cfg: TrainConfig, spec: EnvSpec) -> None:
     """Reject combinations that cannot work, with a message that says what to change."""
     a = cfg.agent
+    if cfg.torso.core != "none":
+        raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores are not wired into the DQN family yet "
+                          "(sequence replay comes with them); use --torso.core none")
     if spec.continuous:
         raise ConfigError(f"DQN needs discrete actions; {spec.env_id} has continuous actions (Box shape "
                           f"{spec.action_shape}); try a policy-gradient preset such as ppo-pendulum")

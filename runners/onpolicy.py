@@ -43,6 +43,9 @@ from runners.pg_config import PGTrainConfig
 
 def validate_pg(cfg: PGTrainConfig, spec: EnvSpec) -> None:
     """Reject combinations that cannot work, with a message that says what to change."""
+    if cfg.torso.core != "none":
+        raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores are not wired into REINFORCE and PPO yet "
+                          "(recurrent rollouts come with them); use --torso.core none")
     if "atari" in cfg.preset and spec.kind != "atari":
         raise ConfigError(f"preset '{cfg.preset}' is for Atari games, but '{spec.env_id}' is not an Atari env; "
                           "use --env.id ale:GAME")

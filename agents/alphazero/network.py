@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from agents.errors import ConfigError
 from agents.torsos import Torso, TorsoConfig, build_torso
 from envs.base import EnvSpec
 from envs.games.base import Game
@@ -37,4 +38,7 @@ class PolicyValueNet(nn.Module):
 def build_policy_value_net(game: Game, torso: TorsoConfig | None = None, value_hidden: int = 64) -> PolicyValueNet:
     """The network for ``game``; ``torso`` defaults to the board ResNet (``kind="auto"`` on board planes)."""
     spec = board_spec(game)
+    if torso is not None and torso.core != "none":
+        raise ConfigError("AlphaZero networks are feed-forward: use --torso.core none (for attention over the "
+                          "board, --torso.kind board_attention)")
     return PolicyValueNet(build_torso(torso or TorsoConfig(), spec), game.num_actions, value_hidden)

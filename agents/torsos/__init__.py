@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agents.errors import ConfigError
+from agents.torsos.attention import AttentionTorso, BoardAttentionTorso
 from agents.torsos.base import RecurrentState, Torso
 from agents.torsos.board import BoardResNet
 from agents.torsos.cnn import ImpalaResNet, NatureCNN, SmallCNN
 from agents.torsos.mlp import ACTIVATIONS, MLPTorso
+from agents.torsos.recurrent import RecurrentTorso, SequenceTorso, detach_state
 from envs.base import EnvSpec
 
-TorsoKind = Literal["auto", "mlp", "nature_cnn", "impala", "small_cnn", "resnet"]
+TorsoKind = Literal["auto", "mlp", "nature_cnn", "impala", "small_cnn", "resnet", "board_attention"]
+CoreKind = Literal["none", "lstm", "gru", "attention"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class TorsoConfig:
 
     kind: TorsoKind = "auto"
     """Torso: mlp (flat features), nature_cnn (Atari), impala (ResNet), small_cnn (MinAtar), resnet (board games,
-    AlphaZero tower); auto picks by env."""
+    AlphaZero tower), board_attention (board games, self-attention over cells); auto picks by env."""
     hidden: tuple[int, ...] = (128, 128)
     """MLP layer widths."""
     activation: str = "relu"
@@ -32,6 +35,21 @@ class TorsoConfig:
     """resnet: channels of the residual tower."""
     blocks: int = 4
     """resnet: number of residual blocks."""
+    core: CoreKind = "none"
+    """Memory core on top of the kind torso: none (feed-forward), lstm, gru, or attention (GTrXL-style, causal
+    over the last attention_memory steps)."""
+    core_hidden: int = 128
+    """Width of the lstm/gru state, of the attention model (core attention) and of board_attention."""
+    attention_heads: int = 4
+    """core attention and board_attention: attention heads (must divide core_hidden)."""
+    attention_layers: int = 2
+    """core attention and board_attention: attention blocks."""
+    attention_memory: int = 16
+    """core attention: K, the steps each block attends to (the current step and K-1 before it)."""
+    attention_positions: Literal["sinusoidal", "learned"] = "sinusoidal"
+    """core attention: embedding of a key's age 0..K-1, sinusoidal or learned."""
+    attention_gated: bool = True
+    """core attention and board_attention: GTrXL GRU-type gates in place of residual sums."""
 
 
 def resolve_kind(cfg: TorsoConfig, spec: EnvSpec) -> str:
@@ -42,8 +60,30 @@ def resolve_kind(cfg: TorsoConfig, spec: EnvSpec) -> str:
 
 
 def build_torso(cfg: TorsoConfig, spec: EnvSpec) -> Torso:
-    """Build the torso for ``spec``; raises ConfigError on an incompatible combination."""
+    """Build the torso for ``spec``, wrapped in the memory core ``cfg.core`` when set.
+
+    Raises:
+        ConfigError: on an incompatible combination or a bad value.
+    """
+    feature = _build_feature(cfg, spec)
+    if cfg.core == "none":
+        return feature
+    if cfg.core in ("lstm", "gru"):
+        return RecurrentTorso(feature, cfg.core, cfg.core_hidden)
+    if cfg.core == "attention":
+        if cfg.attention_memory < 1:
+            raise ConfigError(f"--torso.attention-memory must be at least 1, got {cfg.attention_memory}")
+        return AttentionTorso(feature, cfg.core_hidden, cfg.attention_heads, cfg.attention_layers,
+                              cfg.attention_memory, cfg.attention_positions, cfg.attention_gated)
+    raise ConfigError(f"unknown torso core '{cfg.core}'; choose none, lstm, gru or attention")
+
+
+def _build_feature(cfg: TorsoConfig, spec: EnvSpec) -> Torso:
     kind = resolve_kind(cfg, spec)
+    if kind == "board_attention" or cfg.core == "attention":
+        if cfg.core_hidden % cfg.attention_heads:
+            raise ConfigError(f"--torso.core-hidden {cfg.core_hidden} is not divisible by "
+                              f"--torso.attention-heads {cfg.attention_heads}")
     scale = 1.0 / 255.0 if spec.obs_dtype == "uint8" and spec.kind == "atari" else 1.0
     shape = spec.obs_shape
     if kind != "mlp" and len(shape) != 3:
@@ -64,8 +104,12 @@ def build_torso(cfg: TorsoConfig, spec: EnvSpec) -> Torso:
         return SmallCNN(shape, fc=cfg.fc, obs_scale=scale)
     if kind == "resnet":
         return BoardResNet(shape, channels=cfg.channels, blocks=cfg.blocks)
+    if kind == "board_attention":
+        return BoardAttentionTorso(shape, cfg.core_hidden, cfg.attention_heads, cfg.attention_layers,
+                                   cfg.attention_gated)
     raise ConfigError(f"unknown torso kind '{kind}'")
 
 
-__all__ = ["BoardResNet", "ImpalaResNet", "MLPTorso", "NatureCNN", "RecurrentState", "SmallCNN", "Torso", "TorsoConfig",
-           "build_torso", "resolve_kind"]
+__all__ = ["AttentionTorso", "BoardAttentionTorso", "BoardResNet", "ImpalaResNet", "MLPTorso", "NatureCNN",
+           "RecurrentState", "RecurrentTorso", "SequenceTorso", "SmallCNN", "Torso", "TorsoConfig", "build_torso",
+           "detach_state", "resolve_kind"]
