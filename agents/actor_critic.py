@@ -5,11 +5,16 @@ Shared or separate torsos: with ``shared`` one torso feeds both heads (the Atari
 MuJoCo setting). Orthogonal initialisation (Saxe et al. 2014) with gains sqrt(2) for hidden layers, 0.01
 for the policy head and 1 for the value head follows the PPO implementations (OpenAI Baselines, CleanRL;
 Andrychowicz et al. 2021, "What Matters in On-Policy RL", recommend the small policy-head scale).
+
+With a memory core (``TorsoConfig.core``) the network is recurrent: ``step`` and ``sequence`` thread a state
+``(actor state, critic state)`` (critic state None when shared) and reset flags (true where an observation
+is an episode's first).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +25,7 @@ from torch import nn
 from agents.distributions import ActionDistribution, PolicyHead, build_policy_head
 from agents.normalize import ObsNormalizer
 from agents.returns import next_values
-from agents.torsos import Torso, TorsoConfig, build_torso
+from agents.torsos import RecurrentState, SequenceTorso, Torso, TorsoConfig, build_torso
 from envs.base import EnvSpec
 from replay.types import Rollout
 
@@ -54,6 +59,38 @@ class ActorCritic(nn.Module):
     @property
     def has_value(self) -> bool:
         return self.value_head is not None
+
+    @property
+    def is_recurrent(self) -> bool:
+        """The torsos carry memory: act with ``step``, learn with ``sequence``."""
+        return self.actor_torso.is_recurrent
+
+    def initial_state(self, batch_size: int) -> RecurrentState:
+        """``(actor state, critic state)`` for ``batch_size`` fresh episodes (critic None when shared)."""
+        critic = self.critic_torso.initial_state(batch_size) if self.critic_torso is not None else None
+        return self.actor_torso.initial_state(batch_size), critic
+
+    def sequence(self, obs: torch.Tensor, state: RecurrentState, reset: torch.Tensor | None,
+                 ) -> tuple[ActionDistribution, torch.Tensor | None, RecurrentState]:
+        """Recurrent pass over ``obs [T, B, ...]`` from ``state`` with ``reset [T, B]``.
+
+        Returns:
+            ``(distribution over the T * B actions (time-major), [T * B] values or None, final state)``.
+        """
+        x = self.obs_norm(obs) if self.obs_norm.enabled else obs
+        actor_state, critic_state = state
+        features, actor_state = _sequence_torso(self.actor_torso).forward_sequence(x, actor_state, reset)  # [T, B, F]
+        dist = self.head(features.flatten(0, 1))
+        if self.value_head is None:
+            return dist, None, (actor_state, critic_state)
+        if self.critic_torso is not None:
+            features, critic_state = _sequence_torso(self.critic_torso).forward_sequence(x, critic_state, reset)
+        return dist, self.value_head(features.flatten(0, 1)).squeeze(-1), (actor_state, critic_state)
+
+    def step(self, obs: torch.Tensor, state: RecurrentState, reset: torch.Tensor | None,
+             ) -> tuple[ActionDistribution, torch.Tensor | None, RecurrentState]:
+        """One recurrent step: ``obs [B, ...]``, ``reset [B]`` -> ``(distribution, [B] values or None, state)``."""
+        return self.sequence(obs.unsqueeze(0), state, None if reset is None else reset.unsqueeze(0))
 
     def forward(self, obs: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor | None]:
         """``obs [B, *obs_shape]`` -> (distribution over ``B`` actions, ``[B]`` values or None)."""
@@ -126,6 +163,15 @@ def build_actor_critic(cfg: ActorCriticConfig, torso_cfg: TorsoConfig, spec: Env
     return ActorCritic(actor_torso, critic_torso, head, value_head, obs_norm)
 
 
+def map_state(fn: Callable[[torch.Tensor], torch.Tensor], state: RecurrentState) -> RecurrentState:
+    """``fn`` applied to every tensor of a (nested tuple) recurrent state; None stays None."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return fn(state)
+    return tuple(map_state(fn, s) for s in state)
+
+
 @dataclass(frozen=True)
 class ActOutput:
     """What acting on ``N`` observations returns.
@@ -142,7 +188,12 @@ class ActOutput:
 
 
 class PolicyActor:
-    """Samples (or, ``greedy``, takes the mode of) an ``ActorCritic``'s policy: one network call per step."""
+    """Samples (or, ``greedy``, takes the mode of) an ``ActorCritic``'s policy: one network call per step.
+
+    A recurrent network's state (``self.state``, one row per sub-env) is carried from step to step;
+    ``step(obs, reset)`` zeroes the rows whose observation starts an episode, and ``begin_episodes``
+    forgets the state (fresh envs).
+    """
 
     def __init__(self, network: ActorCritic, seed: int = 0, greedy: bool = False) -> None:
         self.network = network
@@ -151,14 +202,48 @@ class PolicyActor:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.version = 0
         self.epsilon: float | None = None  # no epsilon-greedy exploration (the logger omits it)
+        self.state: RecurrentState = None  # recurrent networks only; None: initial state at the next step
 
-    def step(self, obs: np.ndarray) -> ActOutput:
-        """Act on ``obs [N, *obs_shape]``."""
+    def begin_episodes(self) -> None:
+        """Forget the recurrent state: the next ``step`` starts every row from the initial state."""
+        self.state = None
+
+    def _recurrent_call(self, obs: torch.Tensor, reset: np.ndarray | None,
+                        ) -> tuple[ActionDistribution, torch.Tensor | None]:
+        if self.state is None or _state_rows(self.state) != obs.shape[0]:
+            self.state = self.network.initial_state(obs.shape[0])
+        r = None if reset is None else torch.as_tensor(reset, device=self.device)
+        dist, value, self.state = self.network.step(obs, self.state, r)
+        return dist, value
+
+    def value(self, obs: np.ndarray, reset: np.ndarray | None = None) -> np.ndarray:
+        """``[N]`` ``V(obs)`` from the carried state, which is left as it is (the bootstrap of a rollout)."""
+        with torch.no_grad():
+            x = torch.as_tensor(obs, device=self.device)
+            if self.state is None:
+                self.state = self.network.initial_state(x.shape[0])
+            r = None if reset is None else torch.as_tensor(reset, device=self.device)
+            _, value, _ = self.network.step(x, self.state, r)
+        assert value is not None
+        return value.float().cpu().numpy()
+
+    def step(self, obs: np.ndarray, reset: np.ndarray | None = None) -> ActOutput:
+        """Act on ``obs [N, *obs_shape]``; ``reset [N]`` (recurrent networks) marks episodes' first observations."""
+        if self.network.is_recurrent:
+            # no_grad, not inference_mode: the carried state is stored as a rollout's start and re-used in autograd.
+            with torch.no_grad():
+                dist, value = self._recurrent_call(torch.as_tensor(obs, device=self.device), reset)
+                action = dist.mode() if self.greedy else dist.sample(self.generator)
+                log_prob = dist.log_prob(action)
+            return self._output(obs.shape[0], action, log_prob, value)
         with torch.inference_mode():
             dist, value = self.network(torch.as_tensor(obs, device=self.device))
             action = dist.mode() if self.greedy else dist.sample(self.generator)
             log_prob = dist.log_prob(action)
-        n = obs.shape[0]
+        return self._output(obs.shape[0], action, log_prob, value)
+
+    @staticmethod
+    def _output(n: int, action: torch.Tensor, log_prob: torch.Tensor, value: torch.Tensor | None) -> ActOutput:
         a = action.cpu().numpy()
         return ActOutput(a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int64),
                          log_prob.float().cpu().numpy(),
@@ -173,19 +258,47 @@ class PolicyActor:
         self.version = version
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "version": self.version}
+        out: dict[str, Any] = {"generator": self.generator.get_state(), "version": self.version}
+        if self.state is not None:
+            out["recurrent_state"] = map_state(lambda t: t.detach().cpu().clone(), self.state)
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["generator"])
         self.version = int(state["version"])
+        self.state = map_state(lambda t: t.to(self.device), state.get("recurrent_state"))
+
+
+def _state_rows(state: RecurrentState) -> int:
+    """The batch size of a recurrent state (every tensor is batch-first; -1 when it holds none)."""
+    if isinstance(state, torch.Tensor):
+        return int(state.shape[0])
+    for s in state if isinstance(state, tuple) else ():
+        rows = _state_rows(s)
+        if rows >= 0:
+            return rows
+    return -1
+
+
+def _sequence_torso(torso: Torso) -> SequenceTorso:
+    if not isinstance(torso, SequenceTorso):
+        raise TypeError(f"{type(torso).__name__} is feed-forward; recurrent passes need a memory core")
+    return torso
 
 
 def rollout_next_values(network: ActorCritic, rollout: Rollout, device: torch.device) -> np.ndarray:
     """``[T, N]`` ``V(next_obs[t])`` for GAE and bootstrapped returns, with one critic call.
 
+    Recurrent rollouts bring the bootstrap values computed while acting (``last_value``, ``final_value``),
+    since they depend on the recurrent state at that step.
+
     Only the observations that need a fresh value are evaluated: ``last_obs`` and the final observations
     of truncated episodes; inside episodes ``V(next_obs[t]) = rollout.value[t + 1]``.
     """
+    ended = rollout.terminated | rollout.truncated
+    if rollout.last_value is not None:
+        assert rollout.final_value is not None
+        return next_values(rollout.value, rollout.last_value, ended, rollout.final_value)
     n = rollout.num_envs
     flat_next = rollout.next_obs.reshape(-1, *rollout.next_obs.shape[2:])  # [T*N, *obs_shape]
     idx = np.flatnonzero(rollout.truncated)  # flat indices into [T*N]
@@ -194,5 +307,4 @@ def rollout_next_values(network: ActorCritic, rollout: Rollout, device: torch.de
         v = network.value(torch.as_tensor(obs, device=device)).float().cpu().numpy()
     final = np.zeros(rollout.reward.size, dtype=np.float32)
     final[idx] = v[n:]
-    ended = rollout.terminated | rollout.truncated
     return next_values(rollout.value, v[:n], ended, final.reshape(rollout.reward.shape))

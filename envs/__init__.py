@@ -6,5 +6,8 @@
 from envs.base import BatchedEnv, EnvSpec, StepResult
 from envs.errors import EnvIdError, UnsupportedEnvError
 from envs.make import make, spec_for
+from envs.memory_tasks import register as _register_memory_tasks
+
+_register_memory_tasks()
 
 __all__ = ["BatchedEnv", "EnvIdError", "EnvSpec", "StepResult", "UnsupportedEnvError", "make", "spec_for"]

@@ -7,7 +7,8 @@ Ids, checked in this order:
   protocol (``envs.atari``). Every form gets the same protocol; options, not the id, set sticky
   actions (``ALE/...-v5`` does *not* imply 0.25 here).
 - any other Gymnasium id with a ``Discrete`` or 1-D float ``Box`` action space (continuous actions,
-  e.g. ``Pendulum-v1``; ``EnvSpec.continuous`` tells them apart).
+  e.g. ``Pendulum-v1``; ``EnvSpec.continuous`` tells them apart), arena's memory tasks included
+  (``arena/CartPoleMasked-v1``, ``arena/Recall-v0``: ``envs.memory_tasks``, registered on import of ``envs``).
 """
 
 from __future__ import annotations

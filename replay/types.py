@@ -8,6 +8,7 @@ sampled (possibly n-step) transitions ready for a learner.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -106,6 +107,13 @@ class Rollout:
         last_obs: ``[N, *obs_shape]`` the observation to act from after the last step.
         mask: ``[T, N]`` bool, steps the learner uses (all True for fixed-length rollouts; whole-episode
             REINFORCE rollouts mask the steps of episodes still running at the end).
+        initial_state: recurrent policies only: the acting network's state (detached, batch-first tensors
+            with ``N`` rows, possibly nested in tuples) before step 0; None for feed-forward policies.
+        reset: recurrent policies only: ``[T, N]`` bool, ``obs[t, n]`` is the first of an episode (the state
+            row is zeroed before step t).
+        last_value: recurrent policies only: ``[N]`` float32 ``V(last_obs)`` with the state after the last step.
+        final_value: recurrent policies only: ``[T, N]`` float32 ``V(next_obs[t])`` with the state after step
+            t, set where the episode was truncated at step t (zero elsewhere).
     """
 
     obs: np.ndarray
@@ -118,6 +126,10 @@ class Rollout:
     value: np.ndarray
     last_obs: np.ndarray
     mask: np.ndarray
+    initial_state: Any = None
+    reset: np.ndarray | None = None
+    last_value: np.ndarray | None = None
+    final_value: np.ndarray | None = None
 
     @property
     def num_steps(self) -> int:

@@ -42,12 +42,14 @@ def _env_options(cfg: TrainConfig | PGTrainConfig) -> dict[str, object]:
 ActFn = Callable[[np.ndarray], np.ndarray]
 
 
-def run_policy_episodes(act: ActFn, env_id: str, options: dict[str, object], episodes: int, seed: int) -> list[float]:
+def run_policy_episodes(act: ActFn, env_id: str, options: dict[str, object], episodes: int, seed: int,
+                        begin: Callable[[], None] | None = None) -> list[float]:
     """Returns of ``episodes`` episodes of ``act`` (``[n, *obs_shape] -> [n]`` or ``[n, d]`` actions).
 
     Exactly one episode per sub-environment, in rounds of at most ``MAX_PARALLEL``. Counting only each
     sub-env's first episode avoids the bias towards short episodes that comes from taking the first
-    ``episodes`` to finish.
+    ``episodes`` to finish. ``begin`` is called before each round's first step (a recurrent policy forgets
+    its state there).
     """
     returns: list[float] = []
     round_index = 0
@@ -55,6 +57,8 @@ def run_policy_episodes(act: ActFn, env_id: str, options: dict[str, object], epi
         n = min(episodes - len(returns), MAX_PARALLEL)
         env = make(env_id, n, seed + 7919 * round_index, **options)
         obs = env.reset()
+        if begin is not None:
+            begin()
         finished = np.zeros(n, dtype=bool)
         round_returns = np.zeros(n, dtype=np.float64)
         while not finished.all():
@@ -76,13 +80,16 @@ def run_episodes(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: fl
     return run_policy_episodes(lambda obs: actor.act(obs)[0], cfg.env.id, _env_options(cfg), episodes, seed)
 
 
-def record_policy_video(act: ActFn, env_id: str, options: dict[str, object], seed: int, path: Path) -> Path | None:
+def record_policy_video(act: ActFn, env_id: str, options: dict[str, object], seed: int, path: Path,
+                        begin: Callable[[], None] | None = None) -> Path | None:
     """One episode of ``act`` rendered to an mp4 at ``path``; None when the env cannot render."""
     from moviepy import ImageSequenceClip
 
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame-rendered envs need no sound device
     env = make(env_id, 1, seed, render=True, **options)
     obs = env.reset()
+    if begin is not None:
+        begin()
     frames = []
     frame = env.render(0)
     if frame is None:
@@ -129,20 +136,31 @@ def _result(returns: list[float], step: int, epsilon: float, video: str | None) 
 
 
 def greedy_policy(network: ActorCritic, seed: int = 0) -> ActFn:
-    """``obs -> actions`` taking the mode of ``network``'s action distribution (one call per step)."""
+    """``obs -> actions`` taking the mode of ``network``'s action distribution (one call per step).
+
+    A recurrent network's state is carried from call to call (see ``PolicyActor``).
+    """
     actor = PolicyActor(network, seed=seed, greedy=True)
     return lambda obs: actor.step(obs).action
 
 
 def evaluate_policy(network: ActorCritic, cfg: PGTrainConfig, episodes: int, seed: int,
                     video_dir: Path | None = None, step: int = 0) -> EvalResult:
-    """Greedy (distribution mode) evaluation of a copy of a policy-gradient network; epsilon is reported as 0."""
+    """Greedy (distribution mode) evaluation of a copy of a policy-gradient network; epsilon is reported as 0.
+
+    A recurrent policy carries its state through each episode, starting from the initial state.
+    """
     net = copy.deepcopy(network).eval()
-    act = greedy_policy(net, seed)
+    actor = PolicyActor(net, seed=seed, greedy=True)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return actor.step(obs).action
+
     options = _env_options(cfg)
-    returns = run_policy_episodes(act, cfg.env.id, options, episodes, seed)
+    returns = run_policy_episodes(act, cfg.env.id, options, episodes, seed, begin=actor.begin_episodes)
     video = None
     if video_dir is not None:
-        path = record_policy_video(act, cfg.env.id, options, seed, video_dir / f"eval-{step:09d}.mp4")
+        path = record_policy_video(act, cfg.env.id, options, seed, video_dir / f"eval-{step:09d}.mp4",
+                                   begin=actor.begin_episodes)
         video = str(path) if path is not None else None
     return _result(returns, step, 0.0, video)

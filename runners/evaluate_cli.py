@@ -122,7 +122,13 @@ def evaluate_checkpoint(path: Path, episodes: int, epsilon: float, seed: int, vi
     policy = load_policy(path, env_id=env_id, greedy=True, epsilon=epsilon, seed=seed)
     cfg = policy.cfg
     options = env_options(cfg)
-    returns = np.asarray(run_policy_episodes(policy.act, cfg.env.id, options, episodes, seed))
+    current = [policy.act]
+
+    def begin() -> None:  # a fresh actor per round: a recurrent policy must not carry state across episodes
+        current[0] = _act_fn(policy.network, cfg, True, epsilon, seed)
+
+    returns = np.asarray(run_policy_episodes(lambda obs: current[0](obs), cfg.env.id, options, episodes, seed,
+                                             begin=begin))
     how = "greedy" if isinstance(cfg, PGTrainConfig) else f"epsilon {epsilon}"
     print(f"{cfg.preset} on {cfg.env.id}: return {returns.mean():.2f} ± {returns.std():.2f} "
           f"(min {returns.min():.2f}, max {returns.max():.2f}) over {episodes} episodes, {how}")

@@ -4,6 +4,12 @@
 signal): its ``env_step`` collects one whole rollout with the current policy and its ``learn`` consumes it.
 Rollouts are never carried across a checkpoint, so N steps + resume + N steps equal 2N steps straight.
 
+Recurrent policies (``--torso.core lstm | gru | attention``, PPO only): the actor carries a per-env state
+and the trainer the per-env reset flags (an observation is the first of an episode after the previous
+step's ``terminated | truncated``, and at the start); each rollout stores its start state, the ``[T, N]``
+reset flags and the bootstrap values computed while acting (``replay.types.Rollout``). Both the state and
+the flags travel with checkpoints.
+
 - PPO: fixed-length rollouts of ``rollout_length`` steps per sub-env; episodes continue across rollouts.
 - REINFORCE: whole episodes. Every rollout starts from freshly reset sub-envs and runs until the episodes
   that finished hold ``batch_steps`` steps; each sub-env's unfinished episode is then dropped (masked out
@@ -19,13 +25,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from agents.actor_critic import PolicyActor, build_actor_critic
+from agents.actor_critic import ActOutput, PolicyActor, build_actor_critic, map_state
 from agents.base import RewardModel
 from agents.errors import ConfigError
 from agents.params import ParamsClient
@@ -44,8 +51,12 @@ from runners.pg_config import PGTrainConfig
 def validate_pg(cfg: PGTrainConfig, spec: EnvSpec) -> None:
     """Reject combinations that cannot work, with a message that says what to change."""
     if cfg.torso.core != "none":
-        raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores are not wired into REINFORCE and PPO yet "
-                          "(recurrent rollouts come with them); use --torso.core none")
+        if cfg.algo != "ppo" or cfg.imitation == "bc":
+            raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores are wired into PPO only (not REINFORCE "
+                              "or behaviour cloning); use --algo ppo or --torso.core none")
+        if cfg.ppo.num_minibatches > cfg.env.num_envs:
+            raise ConfigError(f"recurrent PPO's minibatches are sets of whole env columns: --ppo.num-minibatches "
+                              f"{cfg.ppo.num_minibatches} cannot exceed --env.num-envs {cfg.env.num_envs}")
     if "atari" in cfg.preset and spec.kind != "atari":
         raise ConfigError(f"preset '{cfg.preset}' is for Atari games, but '{spec.env_id}' is not an Atari env; "
                           "use --env.id ale:GAME")
@@ -130,13 +141,38 @@ class PGTrainer:
         self.episodes = 0
         self.last_eval: EvalResult | None = None
         self.obs = self.env.reset()
+        self.recurrent = self.learner.network.is_recurrent
+        self.first = np.ones(n, dtype=bool)  # [N] recurrent only: self.obs starts an episode
+        self.resets: list[np.ndarray] = []  # recurrent only: the current rollout's reset flags, [N] per step
+        self.final_values: list[np.ndarray] = []  # recurrent only: V(next_obs) at truncations, [N] per step
         self.rollout: Rollout | None = None
         self.metrics: dict[str, float] = {}
 
     # --- collection -----------------------------------------------------------------------------
     def _env_step(self, obs: np.ndarray) -> StepResult:
+        if self.recurrent:
+            return self._env_step_recurrent(obs)
         out = self.actor.step(obs)
         res = self.env.step(out.action)
+        return self._record(obs, out, res)
+
+    def _env_step_recurrent(self, obs: np.ndarray) -> StepResult:
+        """``_env_step`` carrying the state, recording reset flags and truncated episodes' bootstrap values."""
+        self.resets.append(self.first)
+        out = self.actor.step(obs, self.first)
+        res = self.env.step(out.action)
+        final = np.zeros(self.env.num_envs, dtype=np.float32)
+        idx = np.flatnonzero(res.truncated)
+        if len(idx):  # V(final obs) with the state after this step, before the next step resets the row
+            state = self.actor.state
+            self.actor.state = map_state(lambda t: t[torch.as_tensor(idx, device=t.device)], state)
+            final[idx] = self.actor.value(res.next_obs[idx])
+            self.actor.state = state
+        self.final_values.append(final)
+        self.first = res.terminated | res.truncated
+        return self._record(obs, out, res)
+
+    def _record(self, obs: np.ndarray, out: ActOutput, res: StepResult) -> StepResult:
         self.storage.add(obs, out.action, res.reward, res.next_obs, res.terminated, res.truncated, out.log_prob,
                          out.value)
         self.step += self.env.num_envs
@@ -149,11 +185,27 @@ class PGTrainer:
 
     def collect_fixed(self, length: int) -> Rollout:
         """``length`` steps of every sub-env, continuing the episodes in progress."""
+        if self.recurrent:
+            return self._collect_recurrent(length)
         obs = self.obs
         for _ in range(length):
             obs = self._env_step(obs).obs
         self.obs = obs
         return self.storage.finish(obs)
+
+    def _collect_recurrent(self, length: int) -> Rollout:
+        """``collect_fixed`` for a recurrent policy: the rollout also holds its start state and reset flags."""
+        if self.actor.state is None:
+            self.actor.state = self.learner.network.initial_state(self.env.num_envs)
+        start = map_state(lambda t: t.detach().clone(), self.actor.state)
+        self.resets, self.final_values = [], []
+        obs = self.obs
+        for _ in range(length):
+            obs = self._env_step(obs).obs
+        self.obs = obs
+        rollout = self.storage.finish(obs)
+        return replace(rollout, initial_state=start, reset=np.stack(self.resets),
+                       last_value=self.actor.value(obs, self.first), final_value=np.stack(self.final_values))
 
     def collect_episodes(self) -> Rollout:
         """Whole episodes from freshly reset sub-envs until they hold ``batch_steps`` steps (see module doc)."""
@@ -220,6 +272,7 @@ class PGTrainer:
             "obs_shape": list(self.spec.obs_shape), "num_actions": self.spec.num_actions,
             "action_shape": list(self.spec.action_shape),
             "reward_model": self.reward_model.state_dict() if self.reward_model is not None else None,
+            "first": self.first.copy(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -230,6 +283,8 @@ class PGTrainer:
         self.learner.load_state_dict(state["learner"])
         self.actor.load_state_dict(state["actor"])
         self.obs = self.env.set_state(state["env"])
+        if "first" in state:
+            self.first = np.asarray(state["first"], dtype=bool).copy()
         if self.reward_model is not None and state.get("reward_model") is not None:
             self.reward_model.load_state_dict(state["reward_model"])
 

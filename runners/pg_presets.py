@@ -14,6 +14,11 @@ Sources:
 - ``ppo-cartpole`` and ``reinforce-cartpole`` are tuned here to solve CartPole-v1 (eval mean >= 475 over 10
   episodes) within 50,000 and 200,000 env steps; like the DQN CartPole presets they stop at the first
   evaluation that reaches 475 and use one torch thread.
+- ``ppo-lstm-cartpole-masked`` and ``ppo-attention-cartpole-masked``: recurrent PPO on CartPole with the
+  velocities hidden (``arena/CartPoleMasked-v1``, no frame stack, so the policy must infer them from memory),
+  after rl-baselines3-zoo's RecurrentPPO CartPoleNoVel-v1 settings (8 envs x 32 steps, lr 1e-3 annealed,
+  gamma 0.99 here instead of 0.999, a 64-wide LSTM for actor and critic) with 10 epochs of 2 minibatches of
+  4 env columns instead of 20 epochs of one.
 """
 
 from __future__ import annotations
@@ -58,6 +63,29 @@ def ppo_cartpole() -> PGTrainConfig:
         runner=PGRunnerConfig(total_steps=50_000, eval_every=5_000, eval_episodes=10, target_return=475.0,
                               checkpoint_every=10_000, torch_threads=1),
     )
+
+
+def ppo_lstm_cartpole_masked() -> PGTrainConfig:
+    """Recurrent PPO (LSTM core) on CartPole with hidden velocities: 8 envs x 32 steps, MLP 64 -> LSTM 64."""
+    return PGTrainConfig(
+        preset="ppo-lstm-cartpole-masked", algo="ppo",
+        env=EnvConfig(id="arena/CartPoleMasked-v1", num_envs=8),
+        ppo=PPOConfig(rollout_length=32, epochs=10, num_minibatches=2, gamma=0.99, gae_lambda=0.95, lr=1e-3,
+                      anneal_lr=True, clip=0.2, value_clip=0.0, value_coef=0.5, ent_coef=0.0, max_grad_norm=0.5),
+        net=ActorCriticConfig(shared=False, ortho_init=True),
+        torso=TorsoConfig(kind="mlp", hidden=(64,), activation="tanh", core="lstm", core_hidden=64),
+        runner=PGRunnerConfig(total_steps=200_000, eval_every=10_000, eval_episodes=10, target_return=475.0,
+                              checkpoint_every=50_000, torch_threads=1),
+    )
+
+
+def ppo_attention_cartpole_masked() -> PGTrainConfig:
+    """Recurrent PPO with a GTrXL-style attention core (1 block, 16-step window) on CartPole with hidden
+    velocities; otherwise ``ppo-lstm-cartpole-masked``."""
+    base = ppo_lstm_cartpole_masked()
+    return replace(base, preset="ppo-attention-cartpole-masked",
+                   torso=TorsoConfig(kind="mlp", hidden=(64,), activation="tanh", core="attention", core_hidden=64,
+                                     attention_heads=4, attention_layers=1, attention_memory=16))
 
 
 def ppo_pendulum() -> PGTrainConfig:
@@ -117,6 +145,8 @@ def gail_pendulum() -> PGTrainConfig:
 PG_PRESETS: dict[str, Callable[[], PGTrainConfig]] = {
     "reinforce-cartpole": reinforce_cartpole,
     "ppo-cartpole": ppo_cartpole,
+    "ppo-lstm-cartpole-masked": ppo_lstm_cartpole_masked,
+    "ppo-attention-cartpole-masked": ppo_attention_cartpole_masked,
     "ppo-pendulum": ppo_pendulum,
     "ppo-atari": ppo_atari,
     "bc-cartpole": bc_cartpole,

@@ -12,6 +12,9 @@ Deviations and choices, on purpose:
   Atari, CleanRL only the learning rate).
 - Observation statistics (``ActorCritic.obs_norm``) are folded in after each update, so acting and learning
   on one rollout see the same normalisation and the first epoch's ratio is exactly 1.
+- Recurrent networks (memory cores): minibatches are sets of whole env columns ``[T, n_mb]``, re-run with
+  ``ActorCritic.sequence`` from the rollout's stored start state and reset flags (truncated BPTT over the
+  rollout, as in CleanRL's ``ppo_atari_lstm.py``); advantages and targets come from the acting pass's values.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.actor_critic import ActorCritic, rollout_next_values
+from agents.actor_critic import ActorCritic, map_state, rollout_next_values
 from agents.base import LearnerOutput
 from agents.normalize import RewardScaler
 from agents.optim import FlatParams, build_flat_optimizer
@@ -35,6 +38,11 @@ def explained_variance(pred: np.ndarray, target: np.ndarray) -> float:
     """``1 - Var(target - pred) / Var(target)`` (1: perfect, 0: no better than a constant)."""
     var = float(np.var(target))
     return float("nan") if var == 0 else 1.0 - float(np.var(target - pred)) / var
+
+
+def _rows(state: Any, index: torch.Tensor) -> Any:
+    """The rows ``index`` of every tensor of a batch-first recurrent state."""
+    return map_state(lambda t: t[index], state)
 
 
 class PPOLearner:
@@ -85,6 +93,8 @@ class PPOLearner:
         r = self.learning_reward(rollout, reward)
         next_value = rollout_next_values(self.network, rollout, self.device)
         adv, ret = gae(r, rollout.value, next_value, rollout.terminated, rollout.truncated, cfg.gamma, cfg.gae_lambda)
+        if self.network.is_recurrent:
+            return self._update_recurrent(rollout, adv, ret)
         valid = np.flatnonzero(rollout.mask.reshape(-1))  # [B] flat indices of the steps to learn from
 
         def flat(x: np.ndarray) -> torch.Tensor:
@@ -132,12 +142,67 @@ class PPOLearner:
                                                              ret.reshape(-1)[valid]))
         return LearnerOutput(metrics=metrics)
 
+    def _update_recurrent(self, rollout: Rollout, adv: np.ndarray, ret: np.ndarray) -> LearnerOutput:
+        """``update``'s epochs for a recurrent network: minibatches of whole env columns, re-run as sequences."""
+        cfg = self.cfg
+        if rollout.reset is None:
+            raise ValueError("a recurrent network needs rollouts with reset flags and a start state")
+
+        def cols(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x, device=self.device)  # [T, N, ...]
+
+        obs, action, reset = cols(rollout.obs), cols(rollout.action), cols(rollout.reset)
+        old_log_prob, old_value, advantage, returns = (cols(x) for x in (rollout.log_prob, rollout.value, adv, ret))
+        start = map_state(lambda t: t.to(self.device), rollout.initial_state)
+        lr, clip = self._schedule()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        n = rollout.num_envs
+        k = max(n // max(cfg.num_minibatches, 1), 1)  # env columns per minibatch
+        n_mb = n // k
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        for epoch in range(cfg.epochs):
+            perm = torch.randperm(n, generator=self.generator).to(self.device)[:n_mb * k].view(n_mb, k)
+            diagnostics = epoch == cfg.epochs - 1 or cfg.target_kl > 0
+            epoch_kl = torch.zeros((), device=self.device)
+            for i in range(n_mb):
+                c = perm[i]
+                e_adv = advantage[:, c].flatten()  # [T * k], time-major like the sequence pass
+                if cfg.normalize_advantage and e_adv.numel() > 1:
+                    e_adv = (e_adv - e_adv.mean()) / (e_adv.std() + 1e-8)
+                sequence = (_rows(start, c), reset[:, c])
+                aux = self._minibatch_step(obs[:, c], action[:, c].flatten(0, 1), old_log_prob[:, c].flatten(),
+                                           old_value[:, c].flatten(), e_adv, returns[:, c].flatten(), clip,
+                                           diagnostics, sequence)
+                if diagnostics:
+                    for key, v in aux.items():
+                        sums[key] = sums[key] + v if key in sums else v.clone()
+                    epoch_kl = epoch_kl + aux["approx_kl"]
+                    count += 1
+            if cfg.target_kl > 0 and float(epoch_kl) / n_mb > cfg.target_kl:
+                break
+        self.updates += 1
+        self.network.obs_norm.update(rollout.obs.reshape(-1, *rollout.obs.shape[2:]))
+        metrics = {key: float(v) / max(count, 1) for key, v in sums.items()}
+        metrics.update(lr=lr, clip=clip, minibatch_updates=float((epoch + 1) * n_mb), epochs=float(epoch + 1),
+                       explained_variance=explained_variance(rollout.value.reshape(-1), ret.reshape(-1)))
+        return LearnerOutput(metrics=metrics)
+
     def _minibatch_step(self, obs: torch.Tensor, action: torch.Tensor, old_log_prob: torch.Tensor,
                         old_value: torch.Tensor, advantage: torch.Tensor, returns: torch.Tensor, clip: float,
-                        diagnostics: bool) -> dict[str, torch.Tensor]:
-        """One gradient step on one minibatch; returns detached diagnostics (empty unless ``diagnostics``)."""
+                        diagnostics: bool, sequence: tuple[Any, torch.Tensor] | None = None,
+                        ) -> dict[str, torch.Tensor]:
+        """One gradient step on one minibatch; returns detached diagnostics (empty unless ``diagnostics``).
+
+        ``sequence``: ``(start state, reset [T, k])`` for a recurrent network, whose ``obs`` is ``[T, k, ...]``
+        and whose other tensors are flattened time-major to ``[T * k]``.
+        """
         cfg = self.cfg
-        dist, value = self.network(obs)
+        if sequence is None:
+            dist, value = self.network(obs)
+        else:
+            dist, value, _ = self.network.sequence(obs, sequence[0], sequence[1])
         assert value is not None
         # Without an entropy bonus the entropy stays out of the graph (it is only reported).
         if cfg.ent_coef != 0:
