@@ -1,0 +1,35 @@
+"""Learning test (slow, fixed seed): on CartPole with the velocities hidden, PPO with the attention torso
+reaches eval mean >= 400 within 300,000 env steps, while the same agent with its memory core removed (MLP,
+no frame stack) stays below 200 over the same budget: memory is what makes the difference."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from runners.config import LogConfig
+from runners.pg_presets import ppo_attention_cartpole_masked
+from runners.train import train
+
+
+def _best_eval(run_dir: Path) -> float:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return max(r["eval_mean"] for r in records if r["kind"] == "eval")
+
+
+@pytest.mark.slow
+def test_attention_ppo_solves_masked_cartpole_and_mlp_does_not(tmp_path: Path) -> None:
+    base = ppo_attention_cartpole_masked()
+    assert base.env.id == "arena/CartPoleMasked-v1" and base.torso.core == "attention"
+    cfg = replace(base, runner=replace(base.runner, seed=0, total_steps=300_000, target_return=400.0),
+                  log=LogConfig(run_dir=str(tmp_path / "attention"), wandb="off", progress=False))
+    result = train(cfg, tmp_path / "attention")
+    assert result.steps <= 300_000 and _best_eval(tmp_path / "attention") >= 400.0
+
+    mlp = replace(cfg, torso=replace(cfg.torso, core="none"),
+                  log=replace(cfg.log, run_dir=str(tmp_path / "mlp")))
+    train(mlp, tmp_path / "mlp")
+    assert _best_eval(tmp_path / "mlp") < 200.0
