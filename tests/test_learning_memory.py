@@ -33,3 +33,22 @@ def test_attention_ppo_solves_masked_cartpole_and_mlp_does_not(tmp_path: Path) -
                   log=replace(cfg.log, run_dir=str(tmp_path / "mlp")))
     train(mlp, tmp_path / "mlp")
     assert _best_eval(tmp_path / "mlp") < 200.0
+
+
+@pytest.mark.slow
+def test_lstm_and_attention_reach_the_recall_optimum(tmp_path: Path) -> None:
+    """arena/Recall-v0: the cue shows only at the first step; the optimum is 1.0, a memoryless policy 1/4."""
+    from runners.pg_presets import ppo_lstm_cartpole_masked
+
+    runs = {"lstm": ppo_lstm_cartpole_masked(), "attention": ppo_attention_cartpole_masked(),
+            "mlp": replace(ppo_lstm_cartpole_masked(), torso=replace(ppo_lstm_cartpole_masked().torso, core="none"))}
+    best = {}
+    for name, base in runs.items():
+        cfg = replace(base, env=replace(base.env, id="arena/Recall-v0"),
+                      runner=replace(base.runner, seed=0, total_steps=50_000, target_return=1.0, eval_every=5_000,
+                                     eval_episodes=50),
+                      log=LogConfig(run_dir=str(tmp_path / name), wandb="off", progress=False))
+        train(cfg, tmp_path / name)
+        best[name] = _best_eval(tmp_path / name)
+    assert best["lstm"] == 1.0 and best["attention"] == 1.0, best
+    assert best["mlp"] < 0.5, best
