@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -77,6 +78,20 @@ def validate(cfg: TrainConfig, spec: EnvSpec) -> None:
         raise ConfigError("--replay.learning-starts must be at least --agent.batch-size")
 
 
+def open_env(cfg: Any, check: Callable[[Any, EnvSpec], None]) -> BatchedEnv:
+    """Set torch's threads, make the run's env and validate the config against its spec with ``check``
+    (the env is closed again when the config is rejected). Shared by every runner family."""
+    if cfg.runner.torch_threads > 0:
+        torch.set_num_threads(cfg.runner.torch_threads)
+    env = make(cfg.env.id, cfg.env.num_envs, cfg.runner.seed, **env_options(cfg))
+    try:
+        check(cfg, env.spec)
+    except ConfigError:
+        env.close()
+        raise
+    return env
+
+
 @dataclass
 class RunResult:
     steps: int
@@ -92,15 +107,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, logger: Logger, video_dir: Path | None = None) -> None:
         self.cfg, self.logger, self.video_dir = cfg, logger, video_dir
         seed = cfg.runner.seed
-        if cfg.runner.torch_threads > 0:
-            torch.set_num_threads(cfg.runner.torch_threads)
-        self.env: BatchedEnv = make(cfg.env.id, cfg.env.num_envs, seed, **env_options(cfg))
+        self.env: BatchedEnv = open_env(cfg, validate)
         self.spec = self.env.spec
-        try:
-            validate(cfg, self.spec)
-        except ConfigError:
-            self.env.close()
-            raise
         torch.manual_seed(seed)  # network initialisation only; everything later uses explicit generators
         self.device = resolve_device(cfg.runner.device)
         network = build_q_network(cfg.agent, cfg.torso, self.spec)

@@ -38,13 +38,12 @@ from agents.errors import ConfigError
 from agents.params import ParamsClient
 from agents.ppo import PPOLearner
 from agents.reinforce import ReinforceLearner
-from envs import make
 from envs.base import BatchedEnv, EnvSpec, StepResult
 from replay.rollout import RolloutStorage
 from replay.types import Rollout
 from runners.evaluate import EvalResult, evaluate_policy
 from runners.logging import Logger
-from runners.loop import env_options, resolve_device
+from runners.loop import open_env, resolve_device
 from runners.pg_config import PGTrainConfig
 
 
@@ -106,15 +105,8 @@ class PGTrainer:
         self.cfg, self.logger, self.video_dir = cfg, logger, video_dir
         self.reward_model = reward_model
         seed = cfg.runner.seed
-        if cfg.runner.torch_threads > 0:
-            torch.set_num_threads(cfg.runner.torch_threads)
-        self.env: BatchedEnv = make(cfg.env.id, cfg.env.num_envs, seed, **env_options(cfg))
+        self.env: BatchedEnv = open_env(cfg, validate_pg)
         self.spec = self.env.spec
-        try:
-            validate_pg(cfg, self.spec)
-        except ConfigError:
-            self.env.close()
-            raise
         torch.manual_seed(seed)  # network initialisation only; everything later uses explicit generators
         self.device = resolve_device(cfg.runner.device)
         n = cfg.env.num_envs
