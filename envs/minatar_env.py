@@ -7,6 +7,7 @@ makes each episode a function of its seed and actions alone (needed for exact re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -51,6 +52,19 @@ def _channels_first(obs: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(obs.transpose(0, 3, 1, 2), dtype=np.uint8)
 
 
+def _stacked_channels_first(obs: np.ndarray) -> np.ndarray:
+    """``[N, k, 10, 10, C]`` stacked frames -> ``[N, k * C, 10, 10]`` uint8 (frame-major channels)."""
+    n, k, h, w, c = obs.shape
+    return np.ascontiguousarray(obs.transpose(0, 1, 4, 2, 3).reshape(n, k * c, h, w), dtype=np.uint8)
+
+
+def _render_newest(k: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Draw a stacked observation ``[k * C, 10, 10]`` by its newest frame (the last C channels)."""
+    def draw(obs: np.ndarray) -> np.ndarray:
+        return render_planes(obs[-(len(obs) // k):])
+    return draw
+
+
 def render_planes(obs: np.ndarray) -> np.ndarray:
     """Draw one ``[C, 10, 10]`` observation as a ``[160, 160, 3]`` uint8 RGB picture."""
     channels = obs.shape[0]
@@ -71,6 +85,7 @@ def make_minatar(
     difficulty_ramping: bool = True,
     full_action_space: bool = False,
     max_episode_steps: int | None = None,
+    frame_stack: int = 1,
     render: bool = False,
 ) -> GymnasiumVectorEnv:
     """Batch one MinAtar game.
@@ -84,6 +99,8 @@ def make_minatar(
         difficulty_ramping: MinAtar's difficulty ramping (its default, on).
         full_action_space: all 6 actions instead of the game's minimal set (the ``-v0`` ids).
         max_episode_steps: truncate episodes at this many steps (MinAtar has no limit).
+        frame_stack: stack the last k observations along the channels, oldest first (the first observation of
+            an episode repeated before it): ``[k * C, 10, 10]``.
         render: unused; MinAtar frames are always drawn from the observation.
 
     Returns:
@@ -100,7 +117,10 @@ def make_minatar(
         )
         if max_episode_steps is not None:
             env = gym.wrappers.TimeLimit(env, max_episode_steps)
-        return _ClearStickyAction(env)
+        env = _ClearStickyAction(env)
+        if frame_stack > 1:
+            env = gym.wrappers.FrameStackObservation(env, frame_stack, padding_type="reset")
+        return env
 
     protocol = {
         "game": game,
@@ -111,6 +131,7 @@ def make_minatar(
         "max_episode_steps": max_episode_steps,
         "observation": "channels-first uint8 planes in {0, 1}",
         "sticky_memory_cleared_on_reset": True,
+        "frame_stack": frame_stack,
     }
     return GymnasiumVectorEnv(
         [make_one] * num_envs,
@@ -118,6 +139,6 @@ def make_minatar(
         env_id=env_id,
         kind="image",
         protocol=protocol,
-        obs_fn=_channels_first,
-        render_fn=render_planes,
+        obs_fn=_channels_first if frame_stack == 1 else _stacked_channels_first,
+        render_fn=render_planes if frame_stack == 1 else _render_newest(frame_stack),
     )

@@ -140,3 +140,39 @@ class Rollout:
     def num_envs(self) -> int:
         """``N``."""
         return int(self.reward.shape[1])
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    """``B`` replayed sequences of ``S = burn_in + length`` steps for a recurrent learner (R2D2).
+
+    Position ``j`` of a sequence is one env step; positions hold padding (``mask`` False) before an
+    episode's first step and after its last one, so a sequence never spans two episodes.
+
+    Attributes:
+        obs: ``[B, S + 1, *obs_shape]`` observations; ``obs[:, j + 1]`` follows step ``j`` (the episode's
+            final observation after its last step, zeros over padding).
+        action: ``[B, S]`` int64. reward: ``[B, S]`` float32.
+        terminated: ``[B, S]`` bool, step ``j`` ended its episode in a terminal state (no bootstrap).
+        mask: ``[B, S]`` bool, step ``j`` is a real env step.
+        reset: ``[B, S + 1]`` bool, ``obs[:, j]`` is the first observation of an episode (the learner zeroes
+            the recurrent state before it).
+        state: the acting network's recurrent state before ``obs[:, 0]``: batch-first arrays ``[B, ...]``
+            (zeros where position 0 is padding).
+        weight: ``[B]`` float32 importance-sampling weights. index: ``[B]`` int64 slots for new priorities.
+        burn_in: leading positions that only refresh the state (no loss).
+    """
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    terminated: np.ndarray
+    mask: np.ndarray
+    reset: np.ndarray
+    state: tuple[np.ndarray, ...]
+    weight: np.ndarray
+    index: np.ndarray
+    burn_in: int
+
+    def __len__(self) -> int:
+        return int(self.action.shape[0])

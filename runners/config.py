@@ -27,6 +27,8 @@ class EnvConfig:
     """Atari: end the learning episode on a lost life (the env still resets only on game over)."""
     full_action_space: bool = False
     """Atari: all 18 actions instead of the game's minimal set."""
+    frame_stack: int = 1
+    """MinAtar: stack this many observations along the channels (Atari stacks its own 4 frames)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -76,8 +77,24 @@ def run_policy_episodes(act: ActFn, env_id: str, options: dict[str, object], epi
 
 def run_episodes(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int) -> list[float]:
     """``run_policy_episodes`` for a Q network acting epsilon-greedily."""
+    act, begin = q_policy(network, cfg, epsilon, seed)
+    return run_policy_episodes(act, cfg.env.id, _env_options(cfg), episodes, seed, begin=begin)
+
+
+def q_policy(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int) -> tuple[ActFn, Callable[[], None]]:
+    """``(act, begin)`` for a Q network acting epsilon-greedily; a memory torso's state is carried from call to
+    call, and ``begin`` forgets it (before a round of fresh episodes)."""
     actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
-    return run_policy_episodes(lambda obs: actor.act(obs)[0], cfg.env.id, _env_options(cfg), episodes, seed)
+    carried: list[Any] = [None]
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action, carried[0] = actor.act(obs, carried[0])
+        return action
+
+    def begin() -> None:
+        carried[0] = None
+
+    return act, begin
 
 
 def record_policy_video(act: ActFn, env_id: str, options: dict[str, object], seed: int, path: Path,
@@ -113,8 +130,8 @@ def record_policy_video(act: ActFn, env_id: str, options: dict[str, object], see
 
 def record_video(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int, path: Path) -> Path | None:
     """``record_policy_video`` for a Q network acting epsilon-greedily."""
-    actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
-    return record_policy_video(lambda obs: actor.act(obs)[0], cfg.env.id, _env_options(cfg), seed, path)
+    act, begin = q_policy(network, cfg, epsilon, seed)
+    return record_policy_video(act, cfg.env.id, _env_options(cfg), seed, path, begin=begin)
 
 
 def evaluate(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int,

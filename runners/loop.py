@@ -20,12 +20,16 @@ import numpy as np
 import torch
 
 from agents.dqn import DQNActor, DQNLearner, build_q_network
+from agents.dqn.recurrent import RecurrentDQNLearner
 from agents.errors import ConfigError
 from agents.params import ParamsClient
 from agents.schedules import LinearSchedule
+from agents.torsos import RecurrentState
+from agents.torsos.recurrent import flatten_state, unflatten_state
 from envs import make
 from envs.base import BatchedEnv, EnvSpec
 from replay import ReplayBuffer
+from replay.sequence import SequenceReplay
 from replay.types import Transition
 from runners.config import TrainConfig
 from runners.evaluate import EvalResult, evaluate
@@ -42,6 +46,8 @@ def resolve_device(name: str) -> torch.device:
 def env_options(cfg: TrainConfig | PGTrainConfig) -> dict[str, Any]:
     """Options forwarded to ``envs.make`` (only the Atari fast path reads them)."""
     e = cfg.env
+    if e.id.lower().startswith("minatar") and e.frame_stack > 1:
+        return {"frame_stack": e.frame_stack}
     if not _is_atari_id(e.id):
         return {}
     return {"repeat_action_probability": e.repeat_action_probability,
@@ -55,9 +61,10 @@ def _is_atari_id(env_id: str) -> bool:
 def validate(cfg: TrainConfig, spec: EnvSpec) -> None:
     """Reject combinations that cannot work, with a message that says what to change."""
     a = cfg.agent
-    if cfg.torso.core != "none":
-        raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores are not wired into the DQN family yet "
-                          "(sequence replay comes with them); use --torso.core none")
+    if cfg.torso.core != "none" and (a.sequence_length < 1 or a.burn_in < 0
+                                     or not 1 <= a.sequence_period <= a.sequence_length):
+        raise ConfigError("memory torsos replay sequences: need --agent.sequence-length >= 1, --agent.burn-in >= 0 "
+                          "and 1 <= --agent.sequence-period <= --agent.sequence-length")
     if spec.continuous:
         raise ConfigError(f"DQN needs discrete actions; {spec.env_id} has continuous actions (Box shape "
                           f"{spec.action_shape}); try a policy-gradient preset such as ppo-pendulum")
@@ -112,16 +119,17 @@ class Trainer:
         torch.manual_seed(seed)  # network initialisation only; everything later uses explicit generators
         self.device = resolve_device(cfg.runner.device)
         network = build_q_network(cfg.agent, cfg.torso, self.spec)
-        self.learner = DQNLearner(network, cfg.agent, self.device, seed=seed + 1)
+        # A memory torso learns R2D2-style from replayed sequences with stored start states.
+        self.recurrent = network.is_recurrent
+        learner_cls = RecurrentDQNLearner if self.recurrent else DQNLearner
+        self.learner = learner_cls(network, cfg.agent, self.device, seed=seed + 1)
         self.actor = DQNActor(self.learner.online, cfg.agent, seed=seed + 2)
         # One process: the actor acts with the learner's own module, so the client never copies.
         self.params = ParamsClient(self.actor, self.learner.get_params, shared=True)
+        self.buffer: ReplayBuffer | SequenceReplay = self._build_replay(seed + 3)
+        self.rnn_state: RecurrentState = None  # the actor's per-env state (memory torsos)
+        self.first = np.ones(cfg.env.num_envs, dtype=bool)  # obs is an episode's first: the state starts fresh
         a = cfg.agent
-        self.buffer = ReplayBuffer(
-            capacity=cfg.replay.capacity, obs_shape=self.spec.obs_shape, obs_dtype=self.spec.obs_dtype,
-            num_envs=cfg.env.num_envs, frame_stack=self.spec.frame_stack, n_step=a.n_step, gamma=a.gamma,
-            prioritized=a.prioritized, alpha=a.priority_exponent, eps=a.priority_eps,
-            weight_form=a.weight_form, seed=seed + 3)
         r = cfg.runner
         self.beta = LinearSchedule(a.beta_start, 1.0, max(r.total_steps - cfg.replay.learning_starts, 1),
                                    begin=cfg.replay.learning_starts)
@@ -133,6 +141,20 @@ class Trainer:
         self.obs = self.env.reset()
         self.metrics: dict[str, float] = {}
 
+    def _build_replay(self, seed: int) -> ReplayBuffer | SequenceReplay:
+        a, spec, n = self.cfg.agent, self.spec, self.cfg.env.num_envs
+        if self.recurrent:
+            shapes = [t.shape[1:] for t in flatten_state(self.learner.online.initial_state(1))]
+            # capacity counts transitions; each step sits in ~sequence_length / period sequences' learned parts.
+            return SequenceReplay(max(self.cfg.replay.capacity // a.sequence_period, 1), spec.obs_shape,
+                                  spec.obs_dtype, n, shapes, a.burn_in, a.sequence_length, a.sequence_period,
+                                  prioritized=a.prioritized, alpha=a.priority_exponent, eps=a.priority_eps,
+                                  weight_form=a.weight_form, seed=seed)
+        return ReplayBuffer(
+            capacity=self.cfg.replay.capacity, obs_shape=spec.obs_shape, obs_dtype=spec.obs_dtype, num_envs=n,
+            frame_stack=spec.frame_stack, n_step=a.n_step, gamma=a.gamma, prioritized=a.prioritized,
+            alpha=a.priority_exponent, eps=a.priority_eps, weight_form=a.weight_form, seed=seed)
+
     # --- the loop -------------------------------------------------------------------------------
     def updates_owed(self) -> int:
         starts = self.cfg.replay.learning_starts
@@ -141,11 +163,25 @@ class Trainer:
         return (self.step - starts) // self.cfg.runner.train_every + 1
 
     def env_step(self) -> None:
-        action, _ = self.actor.act(self.obs)
+        if self.cfg.agent.obs_norm and self.step < self.cfg.replay.learning_starts:
+            for net in (self.learner.online, self.learner.target):  # frozen once learning starts
+                if net.obs_norm is not None:
+                    net.obs_norm.update(self.obs)
+        state_in = self.rnn_state
+        action, self.rnn_state = self.actor.act(self.obs, state_in, self.first if self.recurrent else None)
         res = self.env.step(action)
         reward = np.clip(res.reward, -1.0, 1.0) if self.cfg.agent.reward_clip else res.reward
-        self.buffer.add(Transition(self.obs, action, reward.astype(np.float32), res.next_obs,
-                                   res.terminated, res.truncated))
+        if isinstance(self.buffer, SequenceReplay):
+            # The state given with obs (rows where self.first were zeroed by the network; replay stores zeros
+            # for a sequence that starts an episode anyway).
+            arrays = [t.cpu().numpy() for t in flatten_state(state_in)] if state_in is not None else \
+                [t.cpu().numpy() for t in flatten_state(self.learner.online.initial_state(self.env.num_envs))]
+            self.buffer.add(self.obs, action, reward.astype(np.float32), res.next_obs, res.terminated,
+                            res.truncated, arrays)
+        else:
+            self.buffer.add(Transition(self.obs, action, reward.astype(np.float32), res.next_obs,
+                                       res.terminated, res.truncated))
+        self.first = res.terminated | res.truncated
         self.obs = res.obs
         self.step += self.env.num_envs
         done = res.terminated | res.truncated
@@ -156,9 +192,11 @@ class Trainer:
 
     def learn(self) -> None:
         bs = self.cfg.agent.batch_size
+        if len(self.buffer) == 0:
+            return  # sequence replay: no window has closed yet
         while self.learner.updates < self.updates_owed():
             batch = self.buffer.sample(bs, beta=self.beta(self.step))
-            out = self.learner.step(batch)
+            out = self.learner.step(batch)  # type: ignore[arg-type]  # a RecurrentDQNLearner takes sequences
             if self.cfg.agent.prioritized and out.priorities is not None:
                 self.buffer.update_priorities(batch.index, out.priorities)
             self.metrics = out.metrics
@@ -186,7 +224,10 @@ class Trainer:
             "learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
             "env": self.env.get_state(), "env_id": self.spec.env_id,
             "obs_shape": list(self.spec.obs_shape), "num_actions": self.spec.num_actions,
+            "first": self.first.copy(),
         }
+        if self.rnn_state is not None:
+            state["rnn_state"] = [t.detach().cpu().clone() for t in flatten_state(self.rnn_state)]
         if with_replay:
             state["replay"] = self.buffer.state_dict()
         return state
@@ -199,6 +240,11 @@ class Trainer:
         self.learner.load_state_dict(state["learner"])
         self.actor.load_state_dict(state["actor"])
         self.obs = self.env.set_state(state["env"])
+        if "first" in state:
+            self.first = np.asarray(state["first"], dtype=bool).copy()
+        if "rnn_state" in state:
+            like = self.learner.online.initial_state(self.env.num_envs)
+            self.rnn_state = unflatten_state([t.to(self.device) for t in state["rnn_state"]], like)
         if "replay" in state:
             self.buffer.load_state_dict(state["replay"])
 

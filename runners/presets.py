@@ -63,6 +63,22 @@ def rainbow_cartpole() -> TrainConfig:
     return _cartpole("rainbow-cartpole", agent)
 
 
+def r2d2_cartpole_masked() -> TrainConfig:
+    """R2D2-style recurrent DQN (LSTM, sequence replay with burn-in) on CartPole with the velocities hidden."""
+    agent = replace(_CARTPOLE_DQN, double=True, prioritized=True, priority_exponent=0.9, beta_start=0.6,
+                    n_step=3, lr=5e-4, batch_size=32, burn_in=8, sequence_length=16, sequence_period=8,
+                    priority_eta=0.9, epsilon_decay_steps=20_000, epsilon_end=0.02)
+    return TrainConfig(
+        preset="r2d2-cartpole-masked",
+        env=EnvConfig(id="arena/CartPoleMasked-v1", num_envs=4),
+        agent=agent,
+        torso=TorsoConfig(kind="mlp", hidden=(64,), core="lstm", core_hidden=64),
+        replay=ReplayConfig(capacity=100_000, learning_starts=2_000),
+        runner=RunnerConfig(total_steps=300_000, train_every=8, eval_every=10_000, eval_episodes=10,
+                            target_return=475.0, checkpoint_every=50_000, torch_threads=1),
+    )
+
+
 def _minatar(name: str, agent: DQNConfig, train_every: int) -> TrainConfig:
     return TrainConfig(
         preset=name,
@@ -91,6 +107,20 @@ def rainbow_minatar() -> TrainConfig:
                       batch_size=32, gamma=0.99, max_grad_norm=10.0, target_update_period=1_000, tau=1.0,
                       epsilon_start=1.0, epsilon_end=0.01, epsilon_decay_steps=250_000)
     return _minatar("rainbow-minatar", agent, train_every=4)
+
+
+def rainbow_lstm_minatar() -> TrainConfig:
+    """Rainbow with an LSTM core and R2D2 sequence replay on a MinAtar game (pick it with --env.id minatar:GAME).
+
+    Same replay ratio as rainbow-minatar (8 learned steps per env step): 16 sequences of 20 learned steps
+    (after a 10-step burn-in) every 40 env steps.
+    """
+    base = rainbow_minatar()
+    agent = replace(base.agent, batch_size=16, burn_in=10, sequence_length=20, sequence_period=10,
+                    priority_exponent=0.9, priority_eta=0.9, beta_start=0.6, lr=2.5e-4)
+    return replace(base, preset="rainbow-lstm-minatar", agent=agent,
+                   torso=TorsoConfig(kind="small_cnn", fc=128, core="lstm", core_hidden=128),
+                   runner=replace(base.runner, train_every=40))
 
 
 def _atari(name: str, agent: DQNConfig, torso: TorsoConfig, learning_starts: int) -> TrainConfig:
@@ -127,8 +157,10 @@ PRESETS: dict[str, Callable[[], AnyTrainConfig]] = {
     "dqn-cartpole": dqn_cartpole,
     "double-dueling-cartpole": double_dueling_cartpole,
     "rainbow-cartpole": rainbow_cartpole,
+    "r2d2-cartpole-masked": r2d2_cartpole_masked,
     "dqn-minatar": dqn_minatar,
     "rainbow-minatar": rainbow_minatar,
+    "rainbow-lstm-minatar": rainbow_lstm_minatar,
     "dqn-atari": dqn_atari,
     "rainbow-atari": rainbow_atari,
     **PG_PRESETS,  # reinforce-cartpole, ppo-cartpole, ppo-pendulum, ppo-atari (runners/pg_presets.py)

@@ -42,7 +42,7 @@ def test_same_seed_same_params_and_other_seed_differs(preset: str, tmp_path: Pat
     assert any(not torch.equal(pa[k], pc[k]) for k in pa)
 
 
-@pytest.mark.parametrize("preset", ["dqn-cartpole", "rainbow-cartpole", "dqn-minatar"])
+@pytest.mark.parametrize("preset", ["dqn-cartpole", "rainbow-cartpole", "dqn-minatar", "r2d2-cartpole-masked"])
 def test_resume_is_exact(preset: str, tmp_path: Path) -> None:
     # 700 is mid-episode for every env here, so the env replay on resume is exercised too.
     cfg = quick(preset, tmp_path / "straight", total_steps=1_400)

@@ -126,13 +126,17 @@ class DQNActor:
     def epsilon(self) -> float:
         return self.fixed_epsilon if self.fixed_epsilon is not None else self.schedule(self.steps)
 
-    def act(self, obs: np.ndarray, state: RecurrentState = None) -> tuple[np.ndarray, RecurrentState]:
+    def act(self, obs: np.ndarray, state: RecurrentState = None,
+            reset: np.ndarray | None = None) -> tuple[np.ndarray, RecurrentState]:
+        """Actions for ``obs [N, ...]``; memory torsos also take and return the state, and zero the rows of
+        ``state`` where ``reset [N]`` (bool) marks an episode's first observation."""
         n = obs.shape[0]
         eps = self.epsilon
         with torch.no_grad():
             if self.noisy:
                 self.network.reset_noise(self.generator)
-            out, state = self.network(torch.as_tensor(obs, device=self.device), state)
+            reset_t = None if reset is None else torch.as_tensor(reset, device=self.device)
+            out, state = self.network(torch.as_tensor(obs, device=self.device), state, reset_t)
             greedy = self.network.q_values(out).argmax(dim=1).cpu().numpy()  # [N]
         explore = self.rng.random(n) < eps
         random_actions = self.rng.integers(0, out.shape[1], size=n)

@@ -71,3 +71,15 @@ class DQNConfig:
     """Env steps over which epsilon decays linearly."""
     reward_clip: bool = False
     """Clip rewards to [-1, 1] in the learner (the Atari protocol)."""
+    obs_norm: bool = False
+    """Normalise observations by their mean and std over the env steps before learning starts, then frozen (the
+    Q targets see fixed inputs); the statistics are network buffers, saved with it."""
+    burn_in: int = 10
+    """Memory torsos (R2D2 sequence replay): leading steps of each replayed sequence that only refresh the stored
+    recurrent state, without gradient or loss."""
+    sequence_length: int = 20
+    """Memory torsos: steps of each replayed sequence that the loss is taken over (after the burn-in)."""
+    sequence_period: int = 10
+    """Memory torsos: env steps between the starts of adjacent sequences (sequence_length / 2: half overlap)."""
+    priority_eta: float = 0.9
+    """Memory torsos with PER: sequence priority eta * max|delta| + (1 - eta) * mean|delta| (R2D2)."""
