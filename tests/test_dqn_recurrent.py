@@ -164,3 +164,27 @@ def test_priorities_are_the_r2d2_mix_of_max_and_mean() -> None:
     td = (ret + disc * boot_q - q_sa).abs().T.numpy()
     expected = sequence_priority(td, batch.mask[:, batch.burn_in:], 0.7)
     np.testing.assert_allclose(out.priorities, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_trainer_freezes_obs_norm_when_learning_starts_and_learns_from_sequences(tmp_path: object) -> None:
+    from runners.logging import NullLogger
+    from runners.loop import Trainer
+    from runners.presets import r2d2_cartpole_masked
+
+    base = r2d2_cartpole_masked()
+    cfg = replace(base, replay=replace(base.replay, learning_starts=200, capacity=2_000),
+                  runner=replace(base.runner, total_steps=600))
+    trainer = Trainer(cfg, NullLogger())
+    try:
+        assert isinstance(trainer.buffer, SequenceReplay) and isinstance(trainer.learner, RecurrentDQNLearner)
+        while trainer.step < 600:
+            trainer.env_step()
+            trainer.learn()
+        norm = trainer.learner.online.obs_norm
+        assert norm is not None and float(norm.count) == 200  # statistics of the steps before learning only
+        target_norm = trainer.learner.target.obs_norm
+        assert target_norm is not None and torch.equal(norm.mean, target_norm.mean)
+        assert trainer.learner.updates == (600 - 200) // cfg.runner.train_every + 1
+        assert len(trainer.buffer) > 0 and trainer.rnn_state is not None
+    finally:
+        trainer.close()
