@@ -137,6 +137,27 @@ def _split_resume(args: list[str]) -> tuple[str | None, list[str]]:
     return None, args
 
 
+# The issue's spelling of the Ray runner's main flags, as shorthands for their --distributed.* fields
+# (``--runner.*`` stays the nested RunnerConfig; a bare ``--runner`` is free).
+_RUNNER_FLAGS = {"--runner": "--distributed.kind", "--num-workers": "--distributed.num-workers",
+                 "--ray-address": "--distributed.ray-address"}
+
+
+def _runner_flags(args: list[str]) -> list[str]:
+    """``--runner ray``, ``--num-workers N``, ``--ray-address X`` (also ``--flag=value``) to tyro's spelling."""
+    out = []
+    for a in args:
+        flag, eq, value = a.partition("=")
+        out.append(_RUNNER_FLAGS[flag] + eq + value if flag in _RUNNER_FLAGS else a)
+    if out and not out[0].startswith("-") and any(a.startswith("--distributed.kind") for a in out):
+        from runners.selfplay_config import SELFPLAY_PRESETS
+
+        if out[0] in SELFPLAY_PRESETS:
+            raise ConfigError(f"'{out[0]}' is an AlphaZero self-play preset: self-play does not run on Ray yet "
+                              "(arena selfplay runs it in one process)")
+    return out
+
+
 def cmd_train(argv: Sequence[str]) -> int:
     import json
 
@@ -144,7 +165,7 @@ def cmd_train(argv: Sequence[str]) -> int:
     from runners.presets import DEFAULT_PRESET, PRESETS, AnyTrainConfig, config_class
     from runners.train import default_run_dir, train
 
-    args = list(argv)
+    args = _runner_flags(list(argv))
     resume, args = _split_resume(args)
     if resume is not None:
         run_dir = Path(resume)

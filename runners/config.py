@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from agents.dqn.config import DQNConfig
 from agents.torsos import TorsoConfig
+from runners.distributed_config import DistributedConfig
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class TrainConfig:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from agents.ppo.config import PPOConfig
 from agents.reinforce.config import ReinforceConfig
 from agents.torsos import TorsoConfig
 from runners.config import EnvConfig, LogConfig
+from runners.distributed_config import DistributedConfig
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,4 @@ class PGTrainConfig:
     torso: TorsoConfig = field(default_factory=TorsoConfig)
     runner: PGRunnerConfig = field(default_factory=PGRunnerConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.base import RewardModel
+from agents.errors import ConfigError
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
 from runners.imitation import gail_setup, train_bc
@@ -47,6 +48,11 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
             (behaviour cloning); ignored on resume, where the checkpoint has the weights.
     """
     console = console or Console(stderr=True)
+    if cfg.distributed.kind == "ray":  # env-worker actors and a learner actor (runners/distributed.py)
+        if reward_model is not None or policy_init is not None:
+            raise ConfigError("a reward model or initial policy weights do not run on Ray yet; use --runner local")
+        from runners.distributed import train_distributed
+        return train_distributed(cfg, run_dir, resume=resume, stop_at=stop_at, console=console)
     if isinstance(cfg, PGTrainConfig) and cfg.imitation == "bc":
         if resume:
             raise CheckpointError("behaviour-cloning runs are short and not resumable: start a new run")
@@ -55,6 +61,9 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
         reward_model, bc_init = gail_setup(cfg)
         policy_init = policy_init if policy_init is not None else bc_init
     state = load_trainer_state(run_dir) if resume else None
+    if state is not None and state.get("runner") == "ray":
+        raise CheckpointError(f"{run_dir} was trained on Ray (its checkpoint holds no env or actor state for one "
+                              "process): resume it with --runner ray")
     # Build (and so validate) everything before the run directory or the progress bar appear.
     video_dir = run_dir / "videos" if cfg.log.video else None
     trainer: Trainer | PGTrainer

@@ -1,0 +1,206 @@
+"""Distributed training on Ray: env-worker actors feeding a learner actor, on one machine or a cluster.
+
+``arena train PRESET --runner ray --num-workers N [--ray-address auto|HOST:PORT]`` lands here from
+``runners.train.train``. This module starts or joins Ray, checks the config and the cluster's resources,
+builds the family's driver and runs it in the single-process runner's own loop (``runners.loop.run``:
+evaluation, target return, checkpoints, SIGINT/SIGTERM), so run directories, metrics, checkpoints and
+``--resume`` work as in one process.
+
+- DQN family (Ape-X, Horgan et al. 2018): ``runners.distributed_apex`` (actors) and
+  ``runners.distributed_apex_driver`` (driver).
+- PPO and REINFORCE: ``runners.distributed_onpolicy``.
+- What both share (worker pool and restarts, metrics, evaluation, state): ``runners.distributed_driver``.
+
+Only ``runners/distributed*.py`` import ray. Not yet distributed: AlphaZero self-play, GAIL and behaviour
+cloning, memory-core torsos (each is refused with a one-line ``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ray
+from rich.console import Console
+
+from agents.errors import ConfigError
+from envs.make import spec_for
+from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
+from runners.config import TrainConfig, save_config, to_dict
+from runners.distributed_config import DistributedConfig
+from runners.distributed_driver import DriverBase, Plan
+from runners.logging import NullLogger, RunLogger
+from runners.loop import RunResult, env_options, run, validate
+from runners.onpolicy import validate_pg
+from runners.pg_config import PGTrainConfig
+from runners.plot import plot_runs
+
+
+def check_config(cfg: Any) -> None:
+    """Reject what the Ray runner cannot run, before Ray starts (one-line ``ConfigError``)."""
+    if not isinstance(cfg, (TrainConfig, PGTrainConfig)):
+        raise ConfigError(f"{type(cfg).__name__}: only the DQN family and PPO/REINFORCE run on Ray so far "
+                          "(AlphaZero self-play runs in one process: arena selfplay)")
+    d = cfg.distributed
+    if isinstance(cfg, PGTrainConfig) and cfg.imitation != "none":
+        raise ConfigError(f"--imitation {cfg.imitation} does not run on Ray yet; use --runner local")
+    if cfg.torso.core != "none":
+        raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores do not run on Ray yet; use --runner local")
+    if d.num_workers < 1:
+        raise ConfigError(f"--num-workers must be >= 1, got {d.num_workers}")
+    if d.envs_per_worker < 0:
+        raise ConfigError("--distributed.envs-per-worker must be >= 0 (0: share --env.num-envs out)")
+    for name in ("chunk_length", "params_period", "publish_every", "max_inflight", "prefetch", "sample_batches"):
+        if getattr(d, name) < 1:
+            raise ConfigError(f"--distributed.{name.replace('_', '-')} must be >= 1")
+    if not 1 <= d.replay_shards <= d.num_workers:
+        raise ConfigError(f"--distributed.replay-shards must be in [1, --num-workers] = [1, {d.num_workers}]")
+    if d.epsilon is not None and not 0.0 <= d.epsilon <= 1.0:
+        raise ConfigError("--distributed.epsilon must be in [0, 1] (or None: the agent's schedule)")
+    if d.max_policy_lag < 0 or (d.max_update_lag is not None and d.max_update_lag < 0) or d.max_restarts < -1:
+        raise ConfigError("--distributed.max-policy-lag and max-update-lag must be >= 0, max-restarts >= -1")
+    for name in ("worker_cpus", "learner_cpus", "learner_gpus"):
+        value = getattr(d, name)
+        if value < 0 or (value > 1 and value != int(value)):
+            raise ConfigError(f"--distributed.{name.replace('_', '-')} must be >= 0, and whole above 1 "
+                              f"(Ray's rule for fractional resources), got {value}")
+    if d.learner_cpus <= 0:
+        raise ConfigError("--distributed.learner-cpus must be > 0")
+    if isinstance(cfg, TrainConfig) and cfg.replay.capacity // d.replay_shards < cfg.agent.batch_size:
+        raise ConfigError("--replay.capacity / --distributed.replay-shards must hold at least one batch")
+
+
+@contextmanager
+def ray_session(d: DistributedConfig) -> Iterator[bool]:
+    """Ray for the run: used as is when the caller already started it (tests, notebooks); else started
+    locally or joined at ``ray_address``, and shut down (for a cluster: disconnected) at the end.
+
+    Yields whether this call initialised Ray.
+    """
+    if d.ray_address is not None:
+        _check_reachable(d.ray_address)
+    if ray.is_initialized():
+        yield False
+        return
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": d.log_to_driver,
+                              "logging_level": logging.WARNING}
+    if d.ray_address is None:
+        kwargs["num_cpus"] = d.num_cpus or os.cpu_count() or 1
+        if d.object_store_gb is not None:
+            kwargs["object_store_memory"] = int(d.object_store_gb * 1e9)
+    else:
+        kwargs["address"] = d.ray_address
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = f"--ray-address {d.ray_address}" if d.ray_address else "a local Ray instance"
+        raise ConfigError(f"cannot start or join {where}: {str(e).splitlines()[0]}") from None
+    try:
+        yield True
+    finally:
+        ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on HOST:PORT nobody listens on (Ray itself retries for minutes)."""
+    if address == "auto" or address.startswith("ray://") or ":" not in address:
+        return  # auto fails fast by itself; ray:// is Ray Client, checked by Ray
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--ray-address {address}: no Ray cluster reachable there ({e}); start one with "
+                          "`ray start --head` or use --ray-address auto") from None
+
+
+def plan(cfg: TrainConfig | PGTrainConfig, start_step: int = 0) -> Plan:
+    """Actor sizes that fit the cluster Ray reports, or a ``ConfigError`` that says what to lower."""
+    d = cfg.distributed
+    total = ray.cluster_resources()
+    cpus, gpus = float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0))
+    device = cfg.runner.device
+    use_gpu = d.learner_gpus > 0 and device != "cpu" and gpus >= d.learner_gpus
+    if device.startswith("cuda") and not use_gpu:
+        raise ConfigError(f"--runner.device {device}: the Ray cluster has {gpus:g} GPU(s) (the learner asks for "
+                          f"--distributed.learner-gpus {d.learner_gpus:g}); use --runner.device auto or cpu")
+    worker_cpus = d.worker_cpus
+    if worker_cpus == 0:  # an equal share of what the learner leaves, at most one each (Ray's 1e-4 precision)
+        worker_cpus = min(1.0, math.floor((cpus - d.learner_cpus) / d.num_workers * 1e4) / 1e4)
+    need = d.learner_cpus + d.num_workers * worker_cpus
+    if worker_cpus <= 0 or need > cpus + 1e-6:
+        raise ConfigError(f"{d.num_workers} workers x {worker_cpus:g} CPUs + the learner's {d.learner_cpus:g} need "
+                          f"{need:g} CPUs, the Ray cluster has {cpus:g}: lower --num-workers, "
+                          "--distributed.worker-cpus (fractions allowed) or --distributed.learner-cpus")
+    envs = d.envs_per_worker or max(1, math.ceil(cfg.env.num_envs / d.num_workers))
+    threads = cfg.runner.torch_threads if cfg.runner.torch_threads > 0 else max(1, int(d.learner_cpus))
+    return Plan(d.num_workers, envs, worker_cpus, d.learner_cpus, d.learner_gpus if use_gpu else 0.0, threads,
+                ray.get_runtime_context().get_node_id(), start_step)
+
+
+def build_trainer(cfg: TrainConfig | PGTrainConfig, logger: Any = None, video_dir: Path | None = None,
+                  start_step: int = 0) -> DriverBase:
+    """Check ``cfg`` against its env and the cluster and start the family's actors (Ray must be up)."""
+    from runners.distributed_apex_driver import ApexTrainer
+    from runners.distributed_onpolicy import OnPolicyTrainer
+
+    check_config(cfg)
+    spec = spec_for(cfg.env.id, **env_options(cfg))
+    logger = logger or NullLogger()
+    if isinstance(cfg, PGTrainConfig):
+        validate_pg(cfg, spec)
+        return OnPolicyTrainer(cfg, logger, spec, plan(cfg, start_step), video_dir)
+    validate(cfg, spec)
+    return ApexTrainer(cfg, logger, spec, plan(cfg, start_step), video_dir)
+
+
+def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
+                      stop_at: int | None = None, console: Console | None = None) -> RunResult:
+    """``runners.train.train`` for ``--runner ray``: the same run directory, logs, checkpoints and summary."""
+    from runners.train import _print_summary, _summary
+
+    console = console or Console(stderr=True)
+    check_config(cfg)  # before Ray starts: bad flags cost nothing
+    state = load_trainer_state(run_dir) if resume else None
+    video_dir = run_dir / "videos" if cfg.log.video else None
+    with ray_session(cfg.distributed):
+        trainer = build_trainer(cfg, NullLogger(), video_dir, start_step=int(state["step"]) if state else 0)
+        try:
+            if state is not None:
+                if state["env_id"] != trainer.spec.env_id:
+                    raise CheckpointError(f"checkpoint in {run_dir} is from env {state['env_id']}, "
+                                          f"not {trainer.spec.env_id}")
+                trainer.load_state_dict(state)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, run_dir / "config.json")
+            env_spec = dataclasses.asdict(trainer.spec)
+            (run_dir / "env_spec.json").write_text(json.dumps(env_spec, indent=2, default=str) + "\n")
+            config = to_dict(cfg)
+            logger = RunLogger(run_dir, {**config, "env_spec": env_spec}, cfg.runner.total_steps,
+                               start_step=trainer.step, log_every=cfg.log.log_every, progress=cfg.log.progress,
+                               wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project, console=console)
+            trainer.logger = logger
+            try:
+                for note in trainer.notes:
+                    console.log(note)
+                p = trainer.plan
+                console.log(f"ray: {p.num_workers} workers x {p.envs_per_worker} envs ({p.worker_cpus:g} CPU each), "
+                            f"learner on {ray.get(trainer.learner_actor.device.remote())}; run directory {run_dir}")
+                result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config, env_spec),
+                             stop_at=stop_at)
+                curve = plot_runs([run_dir], run_dir / "learning_curve.png", title=f"{cfg.preset} on {cfg.env.id}")
+                logger.finish(_summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
+            finally:
+                logger.close()
+        finally:
+            trainer.close()
+    _print_summary(console, cfg, run_dir, result)
+    return result

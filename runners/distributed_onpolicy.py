@@ -1,0 +1,242 @@
+"""The on-policy family (PPO, REINFORCE) on Ray: rollout workers, a learner actor, and their driver.
+
+- ``PGWorker`` hosts an unchanged single-process ``PGTrainer`` on CPU (its vector env, ``PolicyActor`` and
+  rollout collection) and returns one rollout per ``collect`` call, after pulling the newest parameters
+  through a ``ParamsClient``.
+- ``PGLearner`` hosts the unchanged ``PPOLearner`` / ``ReinforceLearner``. One update consumes one rollout
+  from every worker, joined along the env axis in worker order (so an update sees the same ``[T, N]``
+  batch as the single-process runner with ``N`` sub-envs, and per-env statistics such as the reward
+  scaler's always see the same columns).
+- ``OnPolicyTrainer`` is the driver.
+
+Stale data, the rule: a rollout's policy lag is the learner's version when it is learned from minus the
+version it was collected with. Rollouts with a lag above ``max_policy_lag`` are dropped and collected again;
+the others are learned as they are, PPO's clipped importance ratio being taken against the behaviour
+policy's log-probabilities stored in the rollout (REINFORCE has no correction: use ``max_policy_lag 0``
+with it for the exact algorithm). With the default lag of 1, workers collect the next rollouts while the
+learner updates on the previous ones ("one-step-off" PPO); with 0 they wait for each update (synchronous).
+
+Memory is bounded: a worker gets its next ``collect`` only after its previous rollout was handed to the
+learner, so at most two rollouts per worker exist at a time, and one learner call is in flight.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+from ray.exceptions import ObjectLostError, OwnerDiedError
+
+from agents.actor_critic import build_actor_critic
+from agents.params import ParamsClient
+from agents.ppo import PPOLearner
+from agents.reinforce import ReinforceLearner
+from envs.base import EnvSpec
+from replay.types import Rollout
+from runners.distributed_apex import worker_seed
+from runners.distributed_driver import DriverBase, LearnerReport, Plan, WorkerPool, WorkerStats, to_cpu
+from runners.evaluate import EvalResult, evaluate_policy
+from runners.logging import Logger
+from runners.loop import resolve_device
+from runners.onpolicy import PGTrainer
+from runners.pg_config import PGTrainConfig
+
+
+def concat_rollouts(rollouts: list[Rollout]) -> Rollout:
+    """Rollouts of one policy joined along the env axis (into fresh, writable arrays).
+
+    Rollouts of different lengths (REINFORCE's whole episodes) are padded at the end with masked-out steps.
+    """
+    t_len = max(r.num_steps for r in rollouts)
+
+    def pad(x: np.ndarray) -> np.ndarray:
+        extra = t_len - x.shape[0]
+        return x if extra == 0 else np.concatenate([x, np.zeros((extra, *x.shape[1:]), x.dtype)])
+
+    def join(name: str) -> np.ndarray:
+        return np.concatenate([pad(getattr(r, name)) for r in rollouts], axis=1)
+
+    names = ("obs", "action", "reward", "next_obs", "terminated", "truncated", "log_prob", "value", "mask")
+    arrays = {name: join(name) for name in names}
+    return Rollout(**arrays, last_obs=np.concatenate([r.last_obs for r in rollouts]))
+
+
+class _EpisodeLog:
+    """A ``Logger`` that keeps the episodes a worker's ``PGTrainer`` reports, for its ``WorkerStats``."""
+
+    def __init__(self) -> None:
+        self.returns: list[float] = []
+        self.lengths: list[int] = []
+
+    def episode(self, step: int, ret: float, length: int) -> None:
+        self.returns.append(ret)
+        self.lengths.append(length)
+
+    def progress(self, step: int, metrics: dict[str, float], epsilon: float | None, recent: Any) -> None:
+        pass
+
+    def evaluation(self, step: int, result: EvalResult) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class PGWorker:
+    """A rollout-worker actor: the single-process ``PGTrainer``'s collection, with parameters from the learner."""
+
+    def __init__(self, cfg: PGTrainConfig, index: int, num_envs: int, seed: int) -> None:
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            seed = worker_seed(seed, index, 0, os.getpid())  # a restart must not replay its first episodes
+        self.index = index
+        self.log = _EpisodeLog()
+        # One torch thread: many workers share a machine and acting batches are small.
+        local = replace(cfg, env=replace(cfg.env, num_envs=num_envs),
+                        runner=replace(cfg.runner, seed=seed, device="cpu", torch_threads=1))
+        self.trainer = PGTrainer(local, self.log)
+        self.offer: tuple[int, list[Any]] = (0, [])
+        self.client = ParamsClient(self.trainer.actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
+
+    def node_id(self) -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    def collect(self, version: int, params: list[Any]) -> tuple[WorkerStats, Rollout]:
+        """Pull the offered parameters (when newer), collect one rollout; returns its stats and the rollout."""
+        start = time.perf_counter()
+        self.offer = (version, params)
+        self.client.update(version)
+        before = self.trainer.step
+        self.trainer.env_step()
+        rollout, self.trainer.rollout = self.trainer.rollout, None
+        assert rollout is not None
+        stats = WorkerStats(self.index, self.trainer.step - before, tuple(self.log.returns), tuple(self.log.lengths),
+                            int(self.trainer.actor.version), time.perf_counter() - start)
+        self.log.returns, self.log.lengths = [], []
+        return stats, rollout
+
+
+class PGLearner:
+    """The learner actor: one policy-gradient update per round of rollouts, then a publish."""
+
+    def __init__(self, cfg: PGTrainConfig, spec: EnvSpec, num_envs: int, seed: int, threads: int) -> None:
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)  # the single-process runner's network initialisation
+        device = resolve_device(cfg.runner.device)
+        value = cfg.algo == "ppo" or cfg.reinforce.baseline == "value"
+        network = build_actor_critic(cfg.net, cfg.torso, spec, value=value).to(device)
+        self.learner: PPOLearner | ReinforceLearner
+        if cfg.algo == "ppo":
+            per_round = cfg.ppo.rollout_length * num_envs
+            self.learner = PPOLearner(network, cfg.ppo, num_envs, math.ceil(cfg.runner.total_steps / per_round),
+                                      device, seed=seed + 1)
+        else:
+            self.learner = ReinforceLearner(network, cfg.reinforce, device)
+
+    def node_id(self) -> str:
+        return ray.get_runtime_context().get_node_id()
+
+    def device(self) -> str:
+        """Where the learner's network lives (``cuda:0`` when the actor got a GPU)."""
+        return str(next(self.learner.network.parameters()).device)
+
+    def publish(self) -> LearnerReport:
+        version, params = self.learner.get_params()
+        return LearnerReport(version, [ray.put(to_cpu(params))])
+
+    def update(self, refs: list[Any]) -> LearnerReport:
+        """Learn from one round (``[ref]`` per worker, in worker order); a round with a lost rollout is dropped."""
+        start = time.perf_counter()
+        try:
+            rollouts: list[Rollout] = ray.get(refs)
+        except (ObjectLostError, OwnerDiedError):  # its node went away: the round no longer fits together
+            return LearnerReport(self.learner.updates, None, dropped=len(refs))
+        rollout = concat_rollouts(rollouts)
+        if not rollout.mask.any():
+            return LearnerReport(self.learner.updates, None)
+        out = self.learner.update(rollout)
+        metrics = {k: v for k, v in out.metrics.items() if math.isfinite(v)}
+        metrics["dist/learner_seconds"] = time.perf_counter() - start
+        report = self.publish()
+        return LearnerReport(report.updates, report.params, metrics)
+
+    def state_dict(self) -> dict[str, Any]:
+        return to_cpu(self.learner.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.learner.load_state_dict(state)
+
+
+class OnPolicyTrainer(DriverBase):
+    """PPO / REINFORCE on Ray; a ``runners.loop.LoopTrainer`` (see the module docstring for the lag rule)."""
+
+    def __init__(self, cfg: PGTrainConfig, logger: Logger, spec: EnvSpec, plan: Plan,
+                 video_dir: Path | None = None) -> None:
+        super().__init__(cfg, logger, spec, plan, video_dir)
+        d, seed, n = cfg.distributed, cfg.runner.seed, plan.num_workers
+        self.learner_actor = ray.remote(PGLearner).options(**plan.learner_options()).remote(
+            cfg, spec, n * plan.envs_per_worker, seed, plan.learner_threads)
+        worker = ray.remote(PGWorker).options(**plan.worker_options(d.max_restarts))
+        self.pool = WorkerPool([worker.remote(cfg, w, plan.envs_per_worker, worker_seed(seed, w, plan.start_step))
+                                for w in range(n)], d.max_restarts, d.restart_timeout, num_returns=2)
+        self.ready: dict[int, tuple[int, Any]] = {}  # worker -> (version collected with, rollout ref)
+        self.learner_call: Any = None
+        self.eval_network = build_actor_critic(cfg.net, cfg.torso, spec,
+                                               value=cfg.algo == "ppo" or cfg.reinforce.baseline == "value")
+        self.take_learner(ray.get(self.learner_actor.publish.remote()))
+
+    def env_step(self) -> None:
+        """Wait for rollouts or the learner's update and take them; then restart idle workers."""
+        self._dispatch()
+        refs = list(self.pool.pending) + ([self.learner_call] if self.learner_call is not None else [])
+        for ref in self.wait(refs):
+            if ref == self.learner_call:
+                self.learner_call = None
+                self.take_learner(ray.get(ref))
+                continue
+            i, stats, rollout = self.pool.take(ref)
+            if stats is not None:  # None: the worker died; it is sent a new call once Ray restarted it
+                self.record(stats)
+                self.ready[i] = (stats.version, rollout)
+        self._dispatch()
+        self.refresh_metrics()
+
+    def learn(self) -> None:
+        """Start an update once every worker's rollout is in (dropping those that have grown too stale)."""
+        if self.learner_call is not None or len(self.ready) < len(self.pool.handles):
+            return
+        lag = self.cfg.distributed.max_policy_lag
+        stale = [i for i, (v, _) in self.ready.items() if self.learner.updates - v > lag]
+        for i in stale:
+            del self.ready[i]
+        self.dropped += len(stale)
+        if not stale:
+            for i, (v, _) in self.ready.items():
+                self.worker_lag[i] = self.learner.updates - v  # the lag the rule is about: at learning time
+            refs = [self.ready[i][1] for i in range(len(self.pool.handles))]
+            self.learner_call = self.learner_actor.update.remote(refs)
+            self.ready.clear()
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        # A rollout started now is learned after the update in flight (if any): lag 1 at least.
+        if self.learner_call is not None and self.cfg.distributed.max_policy_lag < 1:
+            return
+        for i in range(len(self.pool.handles)):
+            if i not in self.ready and not self.pool.busy(i) and self.pool.can_submit(i):
+                self.pool.submit(i, self.learner.updates, self.learner.params)
+
+    def dist_metrics(self) -> dict[str, float]:
+        return {**super().dist_metrics(), "dist/ready_rollouts": float(len(self.ready))}
+
+    def evaluate_params(self, params: dict[str, torch.Tensor], seed: int) -> EvalResult:
+        self.eval_network.load_state_dict(params)
+        r = self.cfg.runner
+        return evaluate_policy(self.eval_network, self.cfg, r.eval_episodes, seed=seed, video_dir=self.video_dir,
+                               step=self.step)
