@@ -345,6 +345,12 @@ class ReplayBuffer:
             index=idx,
         )
 
+    def restart_envs(self, ids: np.ndarray) -> None:
+        """Sub-envs ``ids`` start over (e.g. a restarted remote worker): their pending n-step steps are dropped
+        and the next ``add`` stores their observation as an episode's first."""
+        self.first[ids] = True
+        self.nstep.q_len[ids] = 0
+
     def update_priorities(self, index: np.ndarray, priorities: np.ndarray) -> None:
         """Give sampled transitions new priorities (PER only; a no-op for uniform replay).
 

@@ -229,11 +229,8 @@ class ReplayShard:
         ids = np.arange(first, first + n)
         b = self.buffer
         if fresh:
-            # A new worker incarnation starts new episodes in these slots: drop the old ones' pending n-step
-            # steps and store the next observation as an episode's first. (ReplayBuffer has no public
-            # "reset envs" yet; these are its documented per-env arrays.)
-            b.first[ids] = True
-            b.nstep.q_len[ids] = 0
+            # A new worker incarnation starts new episodes in these slots.
+            b.restart_envs(ids)
         next_obs = chunk.next_obs()
         before = b.total_added
         for t in range(chunk.action.shape[0]):
