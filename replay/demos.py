@@ -94,6 +94,7 @@ def record_dataset(
     name: str,
     metadata: dict[str, Any],
     root: Path | None = None,
+    begin: Callable[[], None] | None = None,
 ) -> Path:
     """Roll ``policy`` out for ``episodes`` episodes and save them as the local dataset ``arena/NAME-v0``.
 
@@ -108,6 +109,8 @@ def record_dataset(
         metadata: JSON-serialisable facts to keep with the dataset (e.g. ``{"checkpoint_sha256": ...}``);
             its ``"algorithm"`` entry, if any, also becomes Minari's ``algorithm_name``.
         root: datasets directory for this call instead of ``$MINARI_DATASETS_PATH`` / ``~/.minari/datasets``.
+        begin: called at the start of every episode, after the env's reset and before the policy's first
+            call (a recurrent policy forgets its state there, so no memory crosses an episode boundary).
 
     Returns:
         The dataset directory (``<root>/arena/NAME-v0``).
@@ -134,7 +137,7 @@ def record_dataset(
         buffers, returns, seeds = [], [], []
         for k in range(episodes):
             episode_seed = _episode_seed(seed, k)
-            buffer, ret = _rollout(policy, env, env_id, k, episode_seed)
+            buffer, ret = _rollout(policy, env, env_id, k, episode_seed, begin)
             buffers.append(buffer)
             returns.append(ret)
             seeds.append(episode_seed)
@@ -254,10 +257,13 @@ def _datasets_root(root: Path | None) -> Iterator[None]:
             os.environ[ROOT_ENV_VAR] = previous
 
 
-def _rollout(policy: Policy, env: gym.Env, env_id: str, episode: int, seed: int) -> tuple[EpisodeBuffer, float]:
-    """One seeded episode as a Minari buffer, and its undiscounted return."""
+def _rollout(policy: Policy, env: gym.Env, env_id: str, episode: int, seed: int,
+             begin: Callable[[], None] | None = None) -> tuple[EpisodeBuffer, float]:
+    """One seeded episode as a Minari buffer, and its undiscounted return (``begin`` runs after the reset)."""
     space = env.action_space
     obs, _ = env.reset(seed=seed)
+    if begin is not None:
+        begin()
     observations, actions, rewards, terminations, truncations = [obs], [], [], [], []
     while True:
         raw = np.asarray(policy(np.asarray(obs)[None]))

@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from agents.actor_critic import ActorCritic, PolicyActor, build_actor_critic
-from agents.dqn import DQNActor, QNetwork, build_q_network
+from agents.dqn import QNetwork, build_q_network
 from agents.errors import ConfigError
 from envs import make
 from envs.base import EnvSpec
 from runners.checkpoint import CheckpointError, find_checkpoint, load, model_weights
 from runners.config import TrainConfig, from_dict
-from runners.evaluate import record_policy_video, run_policy_episodes
+from runners.evaluate import q_policy, record_policy_video, run_policy_episodes
 from runners.loop import env_options
 from runners.pg_config import PGTrainConfig
 from runners.presets import config_class
@@ -106,12 +105,7 @@ def _act_fn(network: ActorCritic | QNetwork, cfg: TrainConfig | PGTrainConfig, g
         actor: Any = PolicyActor(network, seed=seed, greedy=greedy)
         return lambda obs: actor.step(obs).action
     assert isinstance(cfg, TrainConfig)
-    q_actor = DQNActor(network, cfg.agent, seed=seed, greedy=True, epsilon=epsilon)
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return q_actor.act(obs)[0]
-
+    act, _ = q_policy(network, cfg, epsilon, seed)  # a memory torso's state is carried from call to call
     return act
 
 

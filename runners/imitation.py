@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -50,7 +51,11 @@ def gail_setup(cfg: PGTrainConfig) -> tuple[GAILRewardModel, dict[str, torch.Ten
     """The discriminator (a ``RewardModel``) and, with ``--gail.bc-pretrain-steps``, initial policy weights."""
     spec = spec_for(cfg.env.id, **env_options(cfg))
     demos = load_expert(cfg, spec)
-    model = GAILRewardModel(spec, cfg.torso, cfg.gail, demos, seed=cfg.runner.seed + 3)
+    if cfg.torso.core != "none" and cfg.gail.bc_pretrain_steps > 0:
+        raise ConfigError(f"--gail.bc-pretrain-steps clones single demonstration steps, which a --torso.core "
+                          f"{cfg.torso.core} policy cannot learn from; use --gail.bc-pretrain-steps 0")
+    # The discriminator scores single (s, a) pairs: it takes the feed-forward part of the torso config.
+    model = GAILRewardModel(spec, replace(cfg.torso, core="none"), cfg.gail, demos, seed=cfg.runner.seed + 3)
     init = bc_policy(cfg, spec, demos, cfg.gail.bc_pretrain_steps) if cfg.gail.bc_pretrain_steps > 0 else None
     return model, init
 
@@ -58,6 +63,9 @@ def gail_setup(cfg: PGTrainConfig) -> tuple[GAILRewardModel, dict[str, torch.Ten
 def train_bc(cfg: PGTrainConfig, run_dir: Path, console: Console | None = None) -> RunResult:
     """Behaviour cloning: ``bc.steps`` updates, logged to metrics.jsonl, then a greedy evaluation."""
     console = console or Console(stderr=True)
+    if cfg.torso.core != "none":
+        raise ConfigError(f"behaviour cloning learns from single demonstration steps: --torso.core {cfg.torso.core} "
+                          "needs whole episodes; use --torso.core none")
     if cfg.runner.torch_threads > 0:
         torch.set_num_threads(cfg.runner.torch_threads)
     spec = spec_for(cfg.env.id, **env_options(cfg))

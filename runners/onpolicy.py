@@ -4,11 +4,12 @@
 signal): its ``env_step`` collects one whole rollout with the current policy and its ``learn`` consumes it.
 Rollouts are never carried across a checkpoint, so N steps + resume + N steps equal 2N steps straight.
 
-Recurrent policies (``--torso.core lstm | gru | attention``, PPO only): the actor carries a per-env state
-and the trainer the per-env reset flags (an observation is the first of an episode after the previous
+Recurrent policies (``--torso.core lstm | gru | attention``, PPO and REINFORCE): the actor carries a per-env
+state and the trainer the per-env reset flags (an observation is the first of an episode after the previous
 step's ``terminated | truncated``, and at the start); each rollout stores its start state, the ``[T, N]``
-reset flags and the bootstrap values computed while acting (``replay.types.Rollout``). Both the state and
-the flags travel with checkpoints.
+reset flags and the bootstrap values computed while acting (``replay.types.Rollout``; without a value head
+they are zeros). Both the state and the flags travel with checkpoints. A REINFORCE rollout starts from
+freshly reset sub-envs, so its start state is the initial state and its first row is all resets.
 
 - PPO: fixed-length rollouts of ``rollout_length`` steps per sub-env; episodes continue across rollouts.
 - REINFORCE: whole episodes. Every rollout starts from freshly reset sub-envs and runs until the episodes
@@ -50,10 +51,10 @@ from runners.pg_config import PGTrainConfig
 def validate_pg(cfg: PGTrainConfig, spec: EnvSpec) -> None:
     """Reject combinations that cannot work, with a message that says what to change."""
     if cfg.torso.core != "none":
-        if cfg.algo != "ppo" or cfg.imitation == "bc":
-            raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores are wired into PPO only (not REINFORCE "
-                              "or behaviour cloning); use --algo ppo or --torso.core none")
-        if cfg.ppo.num_minibatches > cfg.env.num_envs:
+        if cfg.imitation == "bc":
+            raise ConfigError(f"--torso.core {cfg.torso.core}: behaviour cloning learns from shuffled single steps, "
+                              "so it cannot train a memory core; use --torso.core none")
+        if cfg.algo == "ppo" and cfg.ppo.num_minibatches > cfg.env.num_envs:
             raise ConfigError(f"recurrent PPO's minibatches are sets of whole env columns: --ppo.num-minibatches "
                               f"{cfg.ppo.num_minibatches} cannot exceed --env.num-envs {cfg.env.num_envs}")
     if "atari" in cfg.preset and spec.kind != "atari":
@@ -155,7 +156,8 @@ class PGTrainer:
         res = self.env.step(out.action)
         final = np.zeros(self.env.num_envs, dtype=np.float32)
         idx = np.flatnonzero(res.truncated)
-        if len(idx):  # V(final obs) with the state after this step, before the next step resets the row
+        # V(final obs) with the state after this step, before the next step resets the row (no critic: zeros).
+        if len(idx) and self.learner.network.has_value:
             state = self.actor.state
             self.actor.state = map_state(lambda t: t[torch.as_tensor(idx, device=t.device)], state)
             final[idx] = self.actor.value(res.next_obs[idx])
@@ -202,6 +204,13 @@ class PGTrainer:
     def collect_episodes(self) -> Rollout:
         """Whole episodes from freshly reset sub-envs until they hold ``batch_steps`` steps (see module doc)."""
         r = self.cfg.reinforce
+        n = self.env.num_envs
+        start = None
+        if self.recurrent:  # fresh sub-envs: every row starts from the initial state, step 0 is all resets
+            self.actor.state = self.learner.network.initial_state(n)
+            start = map_state(lambda t: t.detach().clone(), self.actor.state)
+            self.first = np.ones(n, dtype=bool)
+            self.resets, self.final_values = [], []
         obs = self.obs
         covered = np.zeros(self.env.num_envs, dtype=np.int64)  # [N] steps of each column in finished episodes
         t = 0
@@ -214,7 +223,14 @@ class PGTrainer:
                 break
         mask = np.arange(t)[:, None] < covered[None, :]  # [T, N]
         rollout = self.storage.finish(obs, mask)
+        if self.recurrent:
+            # V(last_obs) only matters to a step cut by the rollout's end, always a dropped one: kept for the
+            # Rollout contract (and zeros without a critic).
+            last = self.actor.value(obs, self.first) if self.learner.network.has_value else np.zeros(n, np.float32)
+            rollout = replace(rollout, initial_state=start, reset=np.stack(self.resets), last_value=last,
+                              final_value=np.stack(self.final_values))
         self.obs = self.env.reset()  # drop the unfinished episodes: the next rollout starts fresh
+        self.first = np.ones(n, dtype=bool)
         return rollout
 
     def env_step(self) -> None:

@@ -1,16 +1,24 @@
-"""``arena record``: roll out a trained agent and save its episodes as a local Minari dataset."""
+"""``arena record``: roll out a trained agent and save its episodes as a local Minari dataset.
+
+A recurrent policy (memory core) starts every episode from its initial state: ``record_dataset`` calls
+the actor's ``begin_episodes`` at each episode start, so no memory leaks from one episode into the next.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tyro
 
+from agents.actor_critic import ActorCritic, PolicyActor
+from agents.dqn import QNetwork
 from replay.demos import record_dataset
+from runners.config import TrainConfig
+from runners.evaluate import q_policy
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,20 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def episode_policy(network: object, act: Callable[[np.ndarray], np.ndarray], greedy: bool, seed: int,
+                   ) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[], None] | None]:
+    """``(act, begin)`` for ``record_dataset``: ``begin`` resets a recurrent policy's state at an episode start.
+
+    A policy-gradient network acts through its own ``PolicyActor`` (the same actor ``load_policy`` builds,
+    so feed-forward actions and sampling are unchanged) whose ``begin_episodes`` is the hook; Q networks
+    keep ``act`` with no hook (``cmd_record`` gives them ``runners.evaluate.q_policy``'s).
+    """
+    if not isinstance(network, ActorCritic):
+        return act, None
+    actor = PolicyActor(network, seed=seed, greedy=greedy)
+    return (lambda obs: actor.step(obs).action), actor.begin_episodes
+
+
 def cmd_record(argv: Sequence[str]) -> int:
     from runners.cli import parse
     from runners.evaluate_cli import load_policy
@@ -47,8 +69,13 @@ def cmd_record(argv: Sequence[str]) -> int:
     policy = load_policy(Path(a.checkpoint), greedy=a.greedy, seed=a.seed)
     metadata = {"checkpoint": str(policy.path), "checkpoint_sha256": sha256(policy.path),
                 "preset": policy.cfg.preset, "algorithm": f"arena {policy.cfg.preset}", "greedy": a.greedy}
-    out = record_dataset(policy.act, policy.cfg.env.id, a.episodes, a.seed, a.out, metadata,
-                         root=Path(a.root) if a.root else None)
+    begin: Callable[[], None] | None
+    if isinstance(policy.network, QNetwork) and isinstance(policy.cfg, TrainConfig):
+        act, begin = q_policy(policy.network, policy.cfg, 0.0, a.seed)  # forgets a memory torso's state
+    else:
+        act, begin = episode_policy(policy.network, policy.act, a.greedy, a.seed)
+    out = record_dataset(act, policy.cfg.env.id, a.episodes, a.seed, a.out, metadata,
+                         root=Path(a.root) if a.root else None, begin=begin)
     from replay.demos import load_demos
 
     demos = load_demos(str(out), policy.spec)

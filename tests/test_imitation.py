@@ -11,6 +11,7 @@ import pytest
 
 from replay.demos import record_dataset
 from runners.cli import main
+from runners.imitation import gail_setup
 from runners.pg_presets import IMITATION_PRESETS
 from runners.train import train
 from tests.helpers import quick_pg
@@ -100,9 +101,21 @@ def test_record_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (["train", "gail-cartpole"], "--demos"),
     (["train", "bc-cartpole", "--demos", "arena/pendulum-test-v0"], "continuous actions"),
     (["train", "gail-pendulum", "--demos", "arena/nosuch-v0"], "nosuch"),
+    (["train", "bc-cartpole", "--demos", "arena/cartpole-test-v0", "--torso.core", "lstm"], "single demonstration"),
+    (["train", "gail-cartpole", "--demos", "arena/cartpole-test-v0", "--torso.core", "gru",
+      "--gail.bc-pretrain-steps", "10"], "bc-pretrain-steps"),
 ])
 def test_bad_demos_are_one_line_errors(args: list[str], needle: str, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*args, "--log.run-dir", str(tmp_path / "r"), "--log.wandb", "off"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("arena: error:") and "\n" not in err and needle in err, err
+
+
+def test_gail_with_a_recurrent_policy_keeps_a_feed_forward_discriminator(tmp_path: Path) -> None:
+    cfg = quick_pg("gail-cartpole", tmp_path, total_steps=300)
+    cfg = replace(cfg, demos="arena/cartpole-test-v0", torso=replace(cfg.torso, core="lstm", core_hidden=16))
+    model, init = gail_setup(cfg)
+    assert init is None and not model.disc.torso.is_recurrent
+    train(cfg, tmp_path, reward_model=model)
+    assert (tmp_path / "checkpoints" / "model.pt").is_file()

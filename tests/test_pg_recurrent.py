@@ -70,9 +70,6 @@ def test_recurrent_resume_is_exact(tmp_path: Path) -> None:
 
 
 def test_memory_core_rejected_where_not_wired(tmp_path: Path) -> None:
-    base = quick_pg("reinforce-cartpole", tmp_path)
-    with pytest.raises(ConfigError, match="PPO only"):
-        PGTrainer(replace(base, torso=replace(base.torso, core="lstm")), NullLogger())
     cfg = quick_pg(LSTM, tmp_path)
     with pytest.raises(ConfigError, match="whole env columns"):
         PGTrainer(replace(cfg, ppo=replace(cfg.ppo, num_minibatches=16)), NullLogger())

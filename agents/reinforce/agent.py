@@ -13,6 +13,12 @@ per-parameter variance: the variance of a one-episode estimate, in the units of 
 optimised), ``grad_rel_var`` is ``grad_var / ||mean g_e||^2``, which does not depend on the scale of the
 advantages and so compares baselines with and without advantage normalisation.
 
+Recurrent policies (memory cores): every episode of a rollout starts from a fresh state, and the learner
+unrolls the policy (and the value baseline) over the rollout's ``[T, N]`` columns from the stored start
+state with the stored reset flags (``agents.reinforce.steps.SequenceSteps``; full backpropagation through
+each episode), never over shuffled single steps. The value baseline and the truncation bootstraps are the
+values computed while acting, which depend on the carried state.
+
 Deviations: ``mean`` uses an exponential moving average of previous batches' mean reward-to-go (the
 first batch uses its own mean), so the baseline never depends on the batch it is applied to after the
 first. Rewards-to-go are discounted (gamma < 1 is a variance-reducing bias, as is standard).
@@ -30,6 +36,7 @@ from agents.base import LearnerOutput
 from agents.optim import FlatOptimizer, FlatParams, build_flat_optimizer
 from agents.reinforce.config import ReinforceConfig
 from agents.reinforce.loss import reinforce_loss, value_regression_loss
+from agents.reinforce.steps import FlatSteps, SequenceSteps
 from agents.returns import rewards_to_go
 from replay.types import Rollout
 
@@ -94,8 +101,13 @@ class ReinforceLearner:
         return g, np.zeros_like(g)
 
     def update(self, rollout: Rollout, reward: np.ndarray | None = None) -> LearnerOutput:
-        """Learn from the masked episodes of ``rollout``; ``reward [T, N]`` replaces env rewards when given."""
+        """Learn from the masked episodes of ``rollout``; ``reward [T, N]`` replaces env rewards when given.
+
+        A recurrent network is unrolled over the rollout's columns from ``rollout.initial_state`` with
+        ``rollout.reset`` (``SequenceSteps``); a feed-forward one sees the masked steps as one batch.
+        """
         cfg = self.cfg
+        self._check_rollout(rollout)
         r = rollout.reward if reward is None else np.asarray(reward, dtype=np.float32)
         if cfg.reward_clip:
             r = np.clip(r, -1.0, 1.0)
@@ -104,20 +116,23 @@ class ReinforceLearner:
         adv = (g - base)[mask]  # [M]
         if cfg.normalize_advantage and adv.size > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        valid = np.flatnonzero(mask.reshape(-1))
-
-        def flat(x: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(x.reshape(-1, *x.shape[2:])[valid], device=self.device)
-
-        obs, action = flat(rollout.obs), flat(rollout.action)
-        advantage, returns = torch.as_tensor(adv, device=self.device), flat(g)
+        valid = np.flatnonzero(mask.reshape(-1))  # [M] flat time-major indices of the masked steps
+        steps: FlatSteps | SequenceSteps
+        if self.network.is_recurrent:
+            assert rollout.reset is not None
+            steps = SequenceSteps(self.network, rollout.obs, rollout.action, rollout.reset, rollout.initial_state,
+                                  valid, self.device)
+        else:
+            steps = FlatSteps(self.network, rollout.obs, rollout.action, valid, self.device)
+        advantage = torch.as_tensor(adv, device=self.device)  # [M]
+        returns = torch.as_tensor(g.reshape(-1)[valid], device=self.device)  # [M]
         metrics: dict[str, float] = {}
         if cfg.grad_var_episodes > 0:
             ids = episode_ids(rollout.terminated | rollout.truncated, mask).reshape(-1)[valid]
-            metrics.update(self._gradient_variance(obs, action, advantage, ids))
+            metrics.update(self._gradient_variance(steps, advantage, ids))
 
-        dist, value = self.network(obs)
-        loss, aux = reinforce_loss(dist.log_prob(action), advantage, dist.entropy(), cfg.ent_coef)
+        log_prob, entropy, value = steps.policy()
+        loss, aux = reinforce_loss(log_prob, advantage, entropy, cfg.ent_coef)
         if value is not None and not self.separate_critic:
             v_loss = value_regression_loss(value, returns)
             loss = loss + cfg.value_coef * v_loss
@@ -128,7 +143,7 @@ class ReinforceLearner:
         self.optimizer.step()
         if self.value_optimizer is not None and self.value_flat is not None:
             for _ in range(max(cfg.value_steps, 0)):
-                v_loss = value_regression_loss(self.network.value(obs), returns)
+                v_loss = value_regression_loss(steps.values(), returns)
                 self.value_flat.zero_grad()
                 v_loss.backward()
                 self.value_optimizer.step()
@@ -141,7 +156,17 @@ class ReinforceLearner:
                        batch_steps=float(len(valid)))
         return LearnerOutput(metrics=metrics)
 
-    def _gradient_variance(self, obs: torch.Tensor, action: torch.Tensor, advantage: torch.Tensor,
+    def _check_rollout(self, rollout: Rollout) -> None:
+        """A recurrent network needs what the recurrent collection stores (see ``runners.onpolicy``)."""
+        if not self.network.is_recurrent:
+            return
+        if rollout.reset is None or rollout.initial_state is None:
+            raise ValueError("a recurrent network needs rollouts with reset flags and a start state")
+        if self.cfg.baseline == "value" and (rollout.last_value is None or rollout.final_value is None):
+            raise ValueError("a recurrent value baseline needs the rollout's acting-time bootstrap values "
+                             "(last_value, final_value)")
+
+    def _gradient_variance(self, steps: FlatSteps | SequenceSteps, advantage: torch.Tensor,
                            ids: np.ndarray) -> dict[str, float]:
         """Per-episode policy-gradient estimates (see the module docstring) -> their variance."""
         episodes = np.unique(ids)
@@ -152,9 +177,9 @@ class ReinforceLearner:
         pick = np.unique(np.linspace(0, e - 1, min(self.cfg.grad_var_episodes, e)).round().astype(np.int64))
         grads = []
         for ep in episodes[pick]:
-            sel = torch.as_tensor(np.flatnonzero(ids == ep), device=self.device)
-            dist, _ = self.network(obs[sel])
-            loss = -(dist.log_prob(action[sel]) * advantage[sel]).sum() * (e / m)
+            rows = np.flatnonzero(ids == ep)  # [L] this episode's rows of [M]
+            sel = torch.as_tensor(rows, device=self.device)
+            loss = -(steps.episode_log_prob(rows) * advantage[sel]).sum() * (e / m)
             g = torch.autograd.grad(loss, self.policy_params, allow_unused=True)
             grads.append(torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1)
                                     for x, p in zip(g, self.policy_params, strict=True)]))
