@@ -143,18 +143,24 @@ _RUNNER_FLAGS = {"--runner": "--distributed.kind", "--num-workers": "--distribut
                  "--ray-address": "--distributed.ray-address"}
 
 
-def _runner_flags(args: list[str]) -> list[str]:
+def _translate_runner_flags(args: list[str]) -> list[str]:
     """``--runner ray``, ``--num-workers N``, ``--ray-address X`` (also ``--flag=value``) to tyro's spelling."""
     out = []
     for a in args:
         flag, eq, value = a.partition("=")
         out.append(_RUNNER_FLAGS[flag] + eq + value if flag in _RUNNER_FLAGS else a)
+    return out
+
+
+def _runner_flags(args: list[str]) -> list[str]:
+    """``_translate_runner_flags`` for ``arena train``, which points self-play presets to ``arena selfplay``."""
+    out = _translate_runner_flags(args)
     if out and not out[0].startswith("-") and any(a.startswith("--distributed.kind") for a in out):
         from runners.selfplay_config import SELFPLAY_PRESETS
 
         if out[0] in SELFPLAY_PRESETS:
-            raise ConfigError(f"'{out[0]}' is an AlphaZero self-play preset: self-play does not run on Ray yet "
-                              "(arena selfplay runs it in one process)")
+            raise ConfigError(f"'{out[0]}' is an AlphaZero self-play preset, and self-play does not run on Ray "
+                              f"through arena train: use arena selfplay {out[0]} --runner ray")
     return out
 
 
@@ -222,7 +228,7 @@ def cmd_selfplay(argv: Sequence[str]) -> int:
     from runners.selfplay_config import DEFAULT_SELFPLAY_PRESET, SELFPLAY_PRESETS, SelfPlayConfig
     from runners.selfplay_run import load_run_config, run_selfplay
 
-    args = list(argv)
+    args = _translate_runner_flags(list(argv))  # --runner ray, --num-workers N, --ray-address X as in train
     resume, args = _split_resume(args)
     if resume is not None:
         run_dir = Path(resume)

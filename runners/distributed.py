@@ -8,11 +8,14 @@ evaluation, target return, checkpoints, SIGINT/SIGTERM), so run directories, met
 
 - DQN family (Ape-X, Horgan et al. 2018): ``runners.distributed_apex`` (actors) and
   ``runners.distributed_apex_driver`` (driver).
-- PPO and REINFORCE: ``runners.distributed_onpolicy``.
+- PPO, REINFORCE and GAIL's generator (the discriminator lives with the learner):
+  ``runners.distributed_onpolicy``.
 - What both share (worker pool and restarts, metrics, evaluation, state): ``runners.distributed_driver``.
+- AlphaZero self-play (``arena selfplay PRESET --runner ray``): ``runners.distributed_selfplay``, which uses
+  ``ray_session`` and ``fit_resources`` from here.
 
-Only ``runners/distributed*.py`` import ray. Not yet distributed: AlphaZero self-play, GAIL and behaviour
-cloning, memory-core torsos (each is refused with a one-line ``ConfigError``).
+Only ``runners/distributed*.py`` import ray. Not distributed: behaviour cloning (no env steps to spread) and
+memory-core torsos (each is refused with a one-line ``ConfigError``).
 """
 
 from __future__ import annotations
@@ -29,14 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import ray
+import torch
 from rich.console import Console
 
+from agents.base import RewardModel
 from agents.errors import ConfigError
 from envs.make import spec_for
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
 from runners.distributed_config import DistributedConfig
 from runners.distributed_driver import DriverBase, Plan
+from runners.imitation import gail_setup
 from runners.logging import NullLogger, RunLogger
 from runners.loop import RunResult, env_options, run, validate
 from runners.onpolicy import validate_pg
@@ -44,18 +50,33 @@ from runners.pg_config import PGTrainConfig
 from runners.plot import plot_runs
 
 
+def check_resources(d: DistributedConfig) -> None:
+    """The checks every family shares: worker count, restarts and resource requests (one-line ``ConfigError``)."""
+    if d.num_workers < 1:
+        raise ConfigError(f"--num-workers must be >= 1, got {d.num_workers}")
+    if d.max_restarts < -1:
+        raise ConfigError("--distributed.max-restarts must be >= -1 (-1: unlimited)")
+    for name in ("worker_cpus", "learner_cpus", "learner_gpus"):
+        value = getattr(d, name)
+        if value < 0 or (value > 1 and value != int(value)):
+            raise ConfigError(f"--distributed.{name.replace('_', '-')} must be >= 0, and whole above 1 "
+                              f"(Ray's rule for fractional resources), got {value}")
+    if d.learner_cpus <= 0:
+        raise ConfigError("--distributed.learner-cpus must be > 0")
+
+
 def check_config(cfg: Any) -> None:
     """Reject what the Ray runner cannot run, before Ray starts (one-line ``ConfigError``)."""
     if not isinstance(cfg, (TrainConfig, PGTrainConfig)):
-        raise ConfigError(f"{type(cfg).__name__}: only the DQN family and PPO/REINFORCE run on Ray so far "
-                          "(AlphaZero self-play runs in one process: arena selfplay)")
+        raise ConfigError(f"{type(cfg).__name__}: arena train runs the DQN family, PPO/REINFORCE and GAIL on Ray "
+                          "(AlphaZero self-play: arena selfplay PRESET --runner ray)")
     d = cfg.distributed
-    if isinstance(cfg, PGTrainConfig) and cfg.imitation != "none":
-        raise ConfigError(f"--imitation {cfg.imitation} does not run on Ray yet; use --runner local")
+    if isinstance(cfg, PGTrainConfig) and cfg.imitation == "bc":
+        raise ConfigError("--imitation bc takes no env steps, so there is nothing to spread over Ray workers; "
+                          "use --runner local")
     if cfg.torso.core != "none":
         raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores do not run on Ray yet; use --runner local")
-    if d.num_workers < 1:
-        raise ConfigError(f"--num-workers must be >= 1, got {d.num_workers}")
+    check_resources(d)
     if d.envs_per_worker < 0:
         raise ConfigError("--distributed.envs-per-worker must be >= 0 (0: share --env.num-envs out)")
     for name in ("chunk_length", "params_period", "publish_every", "max_inflight", "prefetch", "sample_batches"):
@@ -65,15 +86,8 @@ def check_config(cfg: Any) -> None:
         raise ConfigError(f"--distributed.replay-shards must be in [1, --num-workers] = [1, {d.num_workers}]")
     if d.epsilon is not None and not 0.0 <= d.epsilon <= 1.0:
         raise ConfigError("--distributed.epsilon must be in [0, 1] (or None: the agent's schedule)")
-    if d.max_policy_lag < 0 or (d.max_update_lag is not None and d.max_update_lag < 0) or d.max_restarts < -1:
-        raise ConfigError("--distributed.max-policy-lag and max-update-lag must be >= 0, max-restarts >= -1")
-    for name in ("worker_cpus", "learner_cpus", "learner_gpus"):
-        value = getattr(d, name)
-        if value < 0 or (value > 1 and value != int(value)):
-            raise ConfigError(f"--distributed.{name.replace('_', '-')} must be >= 0, and whole above 1 "
-                              f"(Ray's rule for fractional resources), got {value}")
-    if d.learner_cpus <= 0:
-        raise ConfigError("--distributed.learner-cpus must be > 0")
+    if d.max_policy_lag < 0 or (d.max_update_lag is not None and d.max_update_lag < 0):
+        raise ConfigError("--distributed.max-policy-lag and max-update-lag must be >= 0")
     if isinstance(cfg, TrainConfig) and cfg.replay.capacity // d.replay_shards < cfg.agent.batch_size:
         raise ConfigError("--replay.capacity / --distributed.replay-shards must hold at least one batch")
 
@@ -122,12 +136,11 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                           "`ray start --head` or use --ray-address auto") from None
 
 
-def plan(cfg: TrainConfig | PGTrainConfig, start_step: int = 0) -> Plan:
-    """Actor sizes that fit the cluster Ray reports, or a ``ConfigError`` that says what to lower."""
-    d = cfg.distributed
+def fit_resources(d: DistributedConfig, device: str) -> tuple[float, float]:
+    """``(worker_cpus, learner_gpus)`` that fit the cluster Ray reports, or a ``ConfigError`` that says what to
+    lower. ``device`` is the learner's (``auto``, ``cpu`` or ``cuda...``); learner_gpus is 0 for a CPU learner."""
     total = ray.cluster_resources()
     cpus, gpus = float(total.get("CPU", 0.0)), float(total.get("GPU", 0.0))
-    device = cfg.runner.device
     use_gpu = d.learner_gpus > 0 and device != "cpu" and gpus >= d.learner_gpus
     if device.startswith("cuda") and not use_gpu:
         raise ConfigError(f"--runner.device {device}: the Ray cluster has {gpus:g} GPU(s) (the learner asks for "
@@ -140,15 +153,27 @@ def plan(cfg: TrainConfig | PGTrainConfig, start_step: int = 0) -> Plan:
         raise ConfigError(f"{d.num_workers} workers x {worker_cpus:g} CPUs + the learner's {d.learner_cpus:g} need "
                           f"{need:g} CPUs, the Ray cluster has {cpus:g}: lower --num-workers, "
                           "--distributed.worker-cpus (fractions allowed) or --distributed.learner-cpus")
+    return worker_cpus, d.learner_gpus if use_gpu else 0.0
+
+
+def plan(cfg: TrainConfig | PGTrainConfig, start_step: int = 0) -> Plan:
+    """Actor sizes that fit the cluster Ray reports, or a ``ConfigError`` that says what to lower."""
+    d = cfg.distributed
+    worker_cpus, learner_gpus = fit_resources(d, cfg.runner.device)
     envs = d.envs_per_worker or max(1, math.ceil(cfg.env.num_envs / d.num_workers))
     threads = cfg.runner.torch_threads if cfg.runner.torch_threads > 0 else max(1, int(d.learner_cpus))
-    return Plan(d.num_workers, envs, worker_cpus, d.learner_cpus, d.learner_gpus if use_gpu else 0.0, threads,
+    return Plan(d.num_workers, envs, worker_cpus, d.learner_cpus, learner_gpus, threads,
                 ray.get_runtime_context().get_node_id(), start_step)
 
 
 def build_trainer(cfg: TrainConfig | PGTrainConfig, logger: Any = None, video_dir: Path | None = None,
-                  start_step: int = 0) -> DriverBase:
-    """Check ``cfg`` against its env and the cluster and start the family's actors (Ray must be up)."""
+                  start_step: int = 0, reward_model: RewardModel | None = None,
+                  policy_init: dict[str, torch.Tensor] | None = None) -> DriverBase:
+    """Check ``cfg`` against its env and the cluster and start the family's actors (Ray must be up).
+
+    A GAIL config without ``reward_model`` gets one from ``gail_setup`` (demonstrations, discriminator and,
+    with ``--gail.bc-pretrain-steps``, behaviour-cloned initial policy weights), as in one process.
+    """
     from runners.distributed_apex_driver import ApexTrainer
     from runners.distributed_onpolicy import OnPolicyTrainer
 
@@ -157,14 +182,25 @@ def build_trainer(cfg: TrainConfig | PGTrainConfig, logger: Any = None, video_di
     logger = logger or NullLogger()
     if isinstance(cfg, PGTrainConfig):
         validate_pg(cfg, spec)
-        return OnPolicyTrainer(cfg, logger, spec, plan(cfg, start_step), video_dir)
+        if cfg.imitation == "gail" and reward_model is None:
+            reward_model, bc_init = gail_setup(cfg)
+            policy_init = policy_init if policy_init is not None else bc_init
+        return OnPolicyTrainer(cfg, logger, spec, plan(cfg, start_step), video_dir, reward_model, policy_init)
+    if reward_model is not None or policy_init is not None:
+        raise ValueError("a reward model or initial policy weights need a policy-gradient config")
     validate(cfg, spec)
     return ApexTrainer(cfg, logger, spec, plan(cfg, start_step), video_dir)
 
 
 def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
-                      stop_at: int | None = None, console: Console | None = None) -> RunResult:
-    """``runners.train.train`` for ``--runner ray``: the same run directory, logs, checkpoints and summary."""
+                      stop_at: int | None = None, console: Console | None = None,
+                      reward_model: RewardModel | None = None,
+                      policy_init: dict[str, torch.Tensor] | None = None) -> RunResult:
+    """``runners.train.train`` for ``--runner ray``: the same run directory, logs, checkpoints and summary.
+
+    ``reward_model`` and ``policy_init`` are ``train``'s (GAIL); ``policy_init`` is ignored on resume, where the
+    checkpoint holds the weights.
+    """
     from runners.train import _print_summary, _summary
 
     console = console or Console(stderr=True)
@@ -172,7 +208,8 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
     state = load_trainer_state(run_dir) if resume else None
     video_dir = run_dir / "videos" if cfg.log.video else None
     with ray_session(cfg.distributed):
-        trainer = build_trainer(cfg, NullLogger(), video_dir, start_step=int(state["step"]) if state else 0)
+        trainer = build_trainer(cfg, NullLogger(), video_dir, start_step=int(state["step"]) if state else 0,
+                                reward_model=reward_model, policy_init=None if resume else policy_init)
         try:
             if state is not None:
                 if state["env_id"] != trainer.spec.env_id:

@@ -1,4 +1,4 @@
-"""The on-policy family (PPO, REINFORCE) on Ray: rollout workers, a learner actor, and their driver.
+"""The on-policy family (PPO, REINFORCE, GAIL's generator) on Ray: rollout workers, a learner actor, and their driver.
 
 - ``PGWorker`` hosts an unchanged single-process ``PGTrainer`` on CPU (its vector env, ``PolicyActor`` and
   rollout collection) and returns one rollout per ``collect`` call, after pulling the newest parameters
@@ -8,6 +8,16 @@
   batch as the single-process runner with ``N`` sub-envs, and per-env statistics such as the reward
   scaler's always see the same columns).
 - ``OnPolicyTrainer`` is the driver.
+
+GAIL (Ho & Ermon 2016): the reward model (discriminator, its optimiser and the demonstrations) lives in the
+learner actor, beside the generator's learner. Workers collect with the env's rewards (which stay what is
+logged and evaluated, as in one process); for each round the learner first takes the discriminator's steps on
+the round's policy samples against expert samples, then relabels the round's rewards with it and runs the
+PPO update on them: ``PGTrainer.learn``'s order, on the joined round. The discriminator so sees the behaviour
+policy's samples (at most ``max_policy_lag`` updates old), which is what it must tell from the expert's. Its
+state travels in checkpoints as ``reward_model``, as in one process. Behaviour-cloned initial weights
+(``policy_init``) are loaded into the learner's network before its first publish, so every worker starts
+from them.
 
 Stale data, the rule: a rollout's policy lag is the learner's version when it is learned from minus the
 version it was collected with. Rollouts with a lag above ``max_policy_lag`` are dropped and collected again;
@@ -35,6 +45,7 @@ import torch
 from ray.exceptions import ObjectLostError, OwnerDiedError
 
 from agents.actor_critic import build_actor_critic
+from agents.base import RewardModel
 from agents.params import ParamsClient
 from agents.ppo import PPOLearner
 from agents.reinforce import ReinforceLearner
@@ -125,7 +136,15 @@ class PGWorker:
 class PGLearner:
     """The learner actor: one policy-gradient update per round of rollouts, then a publish."""
 
-    def __init__(self, cfg: PGTrainConfig, spec: EnvSpec, num_envs: int, seed: int, threads: int) -> None:
+    def __init__(self, cfg: PGTrainConfig, spec: EnvSpec, num_envs: int, seed: int, threads: int,
+                 reward_model: RewardModel | None = None,
+                 policy_init: dict[str, torch.Tensor] | None = None) -> None:
+        """Build the network and learner as ``PGTrainer`` does.
+
+        Args:
+            reward_model: GAIL's discriminator (kept on the CPU it was built on); None: env rewards.
+            policy_init: ``ActorCritic.policy_state_dict`` weights to start from (behaviour cloning).
+        """
         torch.set_num_threads(threads)
         torch.manual_seed(seed)  # the single-process runner's network initialisation
         device = resolve_device(cfg.runner.device)
@@ -138,6 +157,9 @@ class PGLearner:
                                       device, seed=seed + 1)
         else:
             self.learner = ReinforceLearner(network, cfg.reinforce, device)
+        if policy_init is not None:
+            self.learner.network.load_policy_state_dict(policy_init)
+        self.reward_model = reward_model
 
     def node_id(self) -> str:
         return ray.get_runtime_context().get_node_id()
@@ -160,8 +182,15 @@ class PGLearner:
         rollout = concat_rollouts(rollouts)
         if not rollout.mask.any():
             return LearnerReport(self.learner.updates, None)
-        out = self.learner.update(rollout)
-        metrics = {k: v for k, v in out.metrics.items() if math.isfinite(v)}
+        metrics: dict[str, float] = {}
+        reward = None
+        if self.reward_model is not None:  # PGTrainer.learn's order: discriminator steps, then relabel
+            metrics.update(self.reward_model.update(rollout))
+            reward = np.asarray(self.reward_model.reward(rollout.obs, rollout.action, rollout.next_obs), np.float32)
+            metrics["model_reward_mean"] = float(reward[rollout.mask].mean())
+        out = self.learner.update(rollout, reward)
+        metrics.update(out.metrics)
+        metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
         metrics["dist/learner_seconds"] = time.perf_counter() - start
         report = self.publish()
         return LearnerReport(report.updates, report.params, metrics)
@@ -172,16 +201,26 @@ class PGLearner:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.learner.load_state_dict(state)
 
+    def reward_model_state(self) -> dict[str, Any] | None:
+        """The reward model's ``state_dict`` (None without one), for checkpoints."""
+        return to_cpu(self.reward_model.state_dict()) if self.reward_model is not None else None
+
+    def load_reward_model_state(self, state: dict[str, Any]) -> None:
+        if self.reward_model is not None:
+            self.reward_model.load_state_dict(state)
+
 
 class OnPolicyTrainer(DriverBase):
     """PPO / REINFORCE on Ray; a ``runners.loop.LoopTrainer`` (see the module docstring for the lag rule)."""
 
     def __init__(self, cfg: PGTrainConfig, logger: Logger, spec: EnvSpec, plan: Plan,
-                 video_dir: Path | None = None) -> None:
+                 video_dir: Path | None = None, reward_model: RewardModel | None = None,
+                 policy_init: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__(cfg, logger, spec, plan, video_dir)
         d, seed, n = cfg.distributed, cfg.runner.seed, plan.num_workers
+        self.has_reward_model = reward_model is not None
         self.learner_actor = ray.remote(PGLearner).options(**plan.learner_options()).remote(
-            cfg, spec, n * plan.envs_per_worker, seed, plan.learner_threads)
+            cfg, spec, n * plan.envs_per_worker, seed, plan.learner_threads, reward_model, policy_init)
         worker = ray.remote(PGWorker).options(**plan.worker_options(d.max_restarts))
         self.pool = WorkerPool([worker.remote(cfg, w, plan.envs_per_worker, worker_seed(seed, w, plan.start_step))
                                 for w in range(n)], d.max_restarts, d.restart_timeout, num_returns=2)
@@ -234,6 +273,17 @@ class OnPolicyTrainer(DriverBase):
 
     def dist_metrics(self) -> dict[str, float]:
         return {**super().dist_metrics(), "dist/ready_rollouts": float(len(self.ready))}
+
+    def state_dict(self, with_replay: bool = False) -> dict[str, Any]:
+        """``DriverBase``'s state plus the reward model's (under the single-process runner's key)."""
+        state = super().state_dict(with_replay)
+        state["reward_model"] = ray.get(self.learner_actor.reward_model_state.remote())
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if self.has_reward_model and state.get("reward_model") is not None:
+            ray.get(self.learner_actor.load_reward_model_state.remote(state["reward_model"]))
 
     def evaluate_params(self, params: dict[str, torch.Tensor], seed: int) -> EvalResult:
         self.eval_network.load_state_dict(params)

@@ -14,6 +14,7 @@ from agents.alphazero.config import AlphaZeroConfig
 from agents.alphazero.mcts import MCTSConfig
 from agents.torsos import TorsoConfig
 from runners.config import LogConfig
+from runners.distributed_config import DistributedConfig
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class SelfPlayConfig:
     torso: TorsoConfig = field(default_factory=TorsoConfig)
     selfplay: SelfPlayRunConfig = field(default_factory=SelfPlayRunConfig)
     log: LogConfig = field(default_factory=lambda: LogConfig(log_every=1))
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    """Where self-play runs: one process, or Ray game-generating workers and a learner actor
+    (runners/distributed_selfplay.py)."""
 
 
 def alphazero_tictactoe() -> SelfPlayConfig:

@@ -116,10 +116,18 @@ def load_selfplay_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
-                 console: Console | None = None) -> SelfPlayResult:
-    """Train until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal)."""
+                 console: Console | None = None, trainer: SelfPlayTrainer | None = None) -> SelfPlayResult:
+    """Train until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal).
+
+    ``--distributed.kind ray`` goes through ``runners.distributed_selfplay``, which starts the actors and comes
+    back here with its ``trainer``.
+    """
+    if cfg.distributed.kind == "ray" and trainer is None:
+        from runners.distributed_selfplay import run_selfplay_ray
+
+        return run_selfplay_ray(cfg, run_dir, resume=resume, stop_at=stop_at, console=console)
     console = console or Console(stderr=True)
-    trainer = SelfPlayTrainer(cfg)  # validates the game and config before the run directory appears
+    trainer = trainer or SelfPlayTrainer(cfg)  # validates the game and config before the run directory appears
     if resume:
         state = load(run_dir / CHECKPOINT_DIR / LATEST)
         if state.get("format") != FORMAT:

@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.base import RewardModel
-from agents.errors import ConfigError
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
 from runners.imitation import gail_setup, train_bc
@@ -49,10 +48,15 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
     """
     console = console or Console(stderr=True)
     if cfg.distributed.kind == "ray":  # env-worker actors and a learner actor (runners/distributed.py)
-        if reward_model is not None or policy_init is not None:
-            raise ConfigError("a reward model or initial policy weights do not run on Ray yet; use --runner local")
-        from runners.distributed import train_distributed
-        return train_distributed(cfg, run_dir, resume=resume, stop_at=stop_at, console=console)
+        from runners.distributed import check_config, train_distributed
+
+        check_config(cfg)  # before demonstrations load or Ray starts: bad flags cost nothing
+        if isinstance(cfg, PGTrainConfig) and cfg.imitation == "gail" and reward_model is None:
+            # The discriminator travels to the learner actor, which relabels rewards (runners/distributed_onpolicy.py).
+            reward_model, bc_init = gail_setup(cfg)
+            policy_init = policy_init if policy_init is not None else bc_init
+        return train_distributed(cfg, run_dir, resume=resume, stop_at=stop_at, console=console,
+                                 reward_model=reward_model, policy_init=policy_init)
     if isinstance(cfg, PGTrainConfig) and cfg.imitation == "bc":
         if resume:
             raise CheckpointError("behaviour-cloning runs are short and not resumable: start a new run")
