@@ -107,6 +107,9 @@ def ray_session(d: DistributedConfig) -> Iterator[bool]:
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": d.log_to_driver,
                               "logging_level": logging.WARNING}
     if d.ray_address is None:
+        # Ray starts its worker processes at niceness 15 (below the driver and any other job on the machine);
+        # arena's workers are the run's main work, so they run at the driver's priority unless told otherwise.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         kwargs["num_cpus"] = d.num_cpus or os.cpu_count() or 1
         if d.object_store_gb is not None:
             kwargs["object_store_memory"] = int(d.object_store_gb * 1e9)
@@ -205,6 +208,8 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
 
     console = console or Console(stderr=True)
     check_config(cfg)  # before Ray starts: bad flags cost nothing
+    if cfg.runner.torch_threads > 0:  # the driver evaluates; torch's default (a thread per core) is slow there
+        torch.set_num_threads(cfg.runner.torch_threads)
     state = load_trainer_state(run_dir) if resume else None
     video_dir = run_dir / "videos" if cfg.log.video else None
     with ray_session(cfg.distributed):
