@@ -125,8 +125,9 @@ class SequenceReplay:
             obs: ``[N, *obs_shape]`` observations acted on. action: ``[N]``. reward: ``[N]``.
             next_obs: ``[N, *obs_shape]`` observations after the step (final ones where an episode ended).
             terminated, truncated: ``[N]`` bool.
-            state: the recurrent state the network was given with ``obs`` (already zeroed at episode
-                starts), as batch-first arrays ``[N, ...]`` matching ``state_shapes``.
+            state: the recurrent state the network was given with ``obs``, as batch-first arrays ``[N, ...]``
+                matching ``state_shapes``; rows at an episode's first step may hold the previous episode's
+                state (the network zeroes them itself): a sequence starting there is stored with zeros.
         """
         for e in range(self.num_envs):
             hist = self.history[e]
