@@ -83,8 +83,15 @@ class ObsNormalizer(nn.Module):
         x = obs.reshape(-1, *self.mean.shape).astype(np.float64)
         if x.shape[0] == 0:
             return
+        self.merge(x.mean(0), x.var(0), float(x.shape[0]))
+
+    @torch.no_grad()
+    def merge(self, b_mean: np.ndarray, b_var: np.ndarray, b_count: float) -> None:
+        """Fold in statistics gathered elsewhere (``RunningMeanStd``'s mean, var and count)."""
+        if not self.enabled or b_count <= 0:
+            return
         mean, var, count = _combine(self.mean.double().cpu().numpy(), self.var.double().cpu().numpy(),
-                                    float(self.count), x.mean(0), x.var(0), float(x.shape[0]))
+                                    float(self.count), np.asarray(b_mean), np.asarray(b_var), float(b_count))
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.var.copy_(torch.as_tensor(var, dtype=torch.float32))
         self.count.fill_(count)

@@ -118,8 +118,9 @@ class SequenceReplay:
 
     # --- writing ---------------------------------------------------------------------------------
     def add(self, obs: np.ndarray, action: np.ndarray, reward: np.ndarray, next_obs: np.ndarray,
-            terminated: np.ndarray, truncated: np.ndarray, state: Sequence[np.ndarray]) -> None:
-        """One synchronous step of the ``N`` sub-envs.
+            terminated: np.ndarray, truncated: np.ndarray, state: Sequence[np.ndarray],
+            env_ids: np.ndarray | None = None) -> None:
+        """One synchronous step of the ``N`` sub-envs (or of the slots ``env_ids``).
 
         Args:
             obs: ``[N, *obs_shape]`` observations acted on. action: ``[N]``. reward: ``[N]``.
@@ -128,26 +129,39 @@ class SequenceReplay:
             state: the recurrent state the network was given with ``obs``, as batch-first arrays ``[N, ...]``
                 matching ``state_shapes``; rows at an episode's first step may hold the previous episode's
                 state (the network zeroes them itself): a sequence starting there is stored with zeros.
+            env_ids: ``[M]`` the sub-env slots the rows belong to (every argument then has ``M`` rows), for a
+                replay fed by several actors that each own some slots; None: all ``N``, in order.
         """
-        for e in range(self.num_envs):
+        ids = range(self.num_envs) if env_ids is None else [int(e) for e in env_ids]
+        for row, e in enumerate(ids):
             hist = self.history[e]
-            hist.append((obs[e].copy(), int(action[e]), float(reward[e]), bool(terminated[e]),
-                         tuple(np.asarray(x[e], dtype=np.float32).copy() for x in state)))
+            hist.append((obs[row].copy(), int(action[row]), float(reward[row]), bool(terminated[row]),
+                         tuple(np.asarray(x[row], dtype=np.float32).copy() for x in state)))
             if len(hist) > self.seq_steps:
                 del hist[0]
             t = int(self.ep_step[e])  # episode step of the transition just added
             while self.next_start[e] + self.length - 1 <= t:  # windows that are now complete
-                self._emit(e, int(self.next_start[e]), t, next_obs[e])
+                self._emit(e, int(self.next_start[e]), t, next_obs[row])
                 self.next_start[e] += self.period
-            if terminated[e] or truncated[e]:
+            if terminated[row] or truncated[row]:
                 while self.next_start[e] <= t:  # windows the episode's end cuts short
-                    self._emit(e, int(self.next_start[e]), t, next_obs[e])
+                    self._emit(e, int(self.next_start[e]), t, next_obs[row])
                     self.next_start[e] += self.period
                 hist.clear()
                 self.ep_step[e] = 0
                 self.next_start[e] = 0
             else:
                 self.ep_step[e] = t + 1
+
+    def restart_envs(self, env_ids: np.ndarray) -> None:
+        """Forget the unfinished episodes of slots ``env_ids`` (their actor restarted and begins new ones).
+
+        Their pending windows are dropped rather than closed: the steps after them will never come, and
+        closing them would mark a cut-off episode as ended."""
+        for e in np.asarray(env_ids, dtype=np.int64):
+            self.history[e].clear()
+            self.ep_step[e] = 0
+            self.next_start[e] = 0
 
     def _emit(self, e: int, start: int, last: int, final_obs: np.ndarray) -> None:
         """Write the window starting at episode step ``start`` of env ``e``; ``last`` is the newest step and

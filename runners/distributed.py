@@ -14,8 +14,10 @@ evaluation, target return, checkpoints, SIGINT/SIGTERM), so run directories, met
 - AlphaZero self-play (``arena selfplay PRESET --runner ray``): ``runners.distributed_selfplay``, which uses
   ``ray_session`` and ``fit_resources`` from here.
 
-Only ``runners/distributed*.py`` import ray. Not distributed: behaviour cloning (no env steps to spread) and
-memory-core torsos (each is refused with a one-line ``ConfigError``).
+Memory-core torsos run on Ray too: DQN-family workers ship their recurrent states with each chunk and
+the replay actors cut R2D2 sequences from them; PPO/REINFORCE rollouts carry their start states and reset
+flags, joined along the env axis. Only ``runners/distributed*.py`` import ray. Not distributed: behaviour
+cloning (no env steps to spread; refused with a one-line ``ConfigError``).
 """
 
 from __future__ import annotations
@@ -74,8 +76,6 @@ def check_config(cfg: Any) -> None:
     if isinstance(cfg, PGTrainConfig) and cfg.imitation == "bc":
         raise ConfigError("--imitation bc takes no env steps, so there is nothing to spread over Ray workers; "
                           "use --runner local")
-    if cfg.torso.core != "none":
-        raise ConfigError(f"--torso.core {cfg.torso.core}: memory cores do not run on Ray yet; use --runner local")
     check_resources(d)
     if d.envs_per_worker < 0:
         raise ConfigError("--distributed.envs-per-worker must be >= 0 (0: share --env.num-envs out)")
@@ -184,11 +184,14 @@ def build_trainer(cfg: TrainConfig | PGTrainConfig, logger: Any = None, video_di
     spec = spec_for(cfg.env.id, **env_options(cfg))
     logger = logger or NullLogger()
     if isinstance(cfg, PGTrainConfig):
-        validate_pg(cfg, spec)
+        p = plan(cfg, start_step)
+        # The learner's update sees every worker's envs side by side (recurrent PPO splits them by column).
+        validate_pg(dataclasses.replace(cfg, env=dataclasses.replace(
+            cfg.env, num_envs=p.num_workers * p.envs_per_worker)), spec)
         if cfg.imitation == "gail" and reward_model is None:
             reward_model, bc_init = gail_setup(cfg)
             policy_init = policy_init if policy_init is not None else bc_init
-        return OnPolicyTrainer(cfg, logger, spec, plan(cfg, start_step), video_dir, reward_model, policy_init)
+        return OnPolicyTrainer(cfg, logger, spec, p, video_dir, reward_model, policy_init)
     if reward_model is not None or policy_init is not None:
         raise ValueError("a reward model or initial policy weights need a policy-gradient config")
     validate(cfg, spec)

@@ -16,6 +16,9 @@ Deviations from the paper, on purpose:
 - With several shards each shard normalises its own PER weights, and shards are sampled in turn.
 - The learner keeps the single-process replay ratio unless ``--distributed.max-update-lag None``
   (``runners.distributed_apex_driver``).
+- Memory cores (R2D2 in Ape-X form, Kapturowski et al. 2019): chunks carry the state each step was acted
+  with, and the shard's ``SequenceReplay`` cuts the sequences; unlike R2D2's actors, workers compute no
+  sequence priorities (new sequences enter at the maximal priority).
 """
 
 from __future__ import annotations
@@ -23,22 +26,25 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import ray
 import torch
 
-from agents.dqn import DQNActor, DQNLearner, QNetwork, build_q_network
+from agents.dqn import DQNActor, DQNLearner, build_q_network
+from agents.dqn.recurrent import RecurrentDQNLearner
+from agents.normalize import RunningMeanStd
 from agents.params import ParamsClient
 from agents.schedules import LinearSchedule
+from agents.torsos.recurrent import flatten_state
 from envs import make
 from envs.base import EnvSpec
 from replay import ReplayBuffer
-from replay.nstep import NStepAccumulator
-from replay.types import Batch, Transition
+from replay.sequence import SequenceReplay
+from replay.types import Batch, SequenceBatch, Transition
 from runners.config import TrainConfig
+from runners.distributed_chunk import Chunk, PriorityCalculator
 from runners.distributed_driver import LearnerReport, WorkerStats, to_cpu
 from runners.loop import env_options, resolve_device
 
@@ -53,73 +59,6 @@ def apex_epsilons(base: float, alpha: float, n: int) -> list[float]:
 def worker_seed(seed: int, index: int, start_step: int, incarnation: int = 0) -> int:
     """A worker's env/exploration seed, derived from the run seed (distinct per worker, resume and restart)."""
     return int(np.random.SeedSequence([seed, index, start_step, incarnation]).generate_state(1)[0] >> 1)
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """``T`` steps of a worker's ``E`` sub-envs, as shipped to replay.
-
-    ``next_obs[t]`` equals ``obs[t + 1]`` except where an episode ended, so only those rows travel
-    (``final_index`` into the flattened ``[T * E]`` steps, ``final_obs``), which halves the bytes.
-    """
-
-    obs: np.ndarray  # [T, E, *obs_shape]
-    last_obs: np.ndarray  # [E, *obs_shape] observation after the last step
-    action: np.ndarray  # [T, E] int64
-    reward: np.ndarray  # [T, E] float32, clipped when the agent clips rewards
-    terminated: np.ndarray  # [T, E] bool
-    truncated: np.ndarray  # [T, E] bool
-    final_index: np.ndarray  # [K] int64 flat indices t * E + e of the steps that ended an episode
-    final_obs: np.ndarray  # [K, *obs_shape] their final observations
-
-    def next_obs(self) -> np.ndarray:
-        """``[T, E, *obs_shape]`` observation after each step (the final one at episode ends)."""
-        nxt = np.concatenate([self.obs[1:], self.last_obs[None]], axis=0)
-        flat = nxt.reshape(-1, *nxt.shape[2:])
-        flat[self.final_index] = self.final_obs
-        return nxt
-
-
-class PriorityCalculator:
-    """Initial PER priorities ``|R + gamma^k max_a Q(s_{t+k}, a) - Q(s_t, a_t)|`` at the worker.
-
-    A private ``NStepAccumulator`` sees the worker's steps in the order its replay shard will, so it emits
-    the same n-step transitions in the same order as the shard writes them: priority ``j`` of a chunk
-    belongs to the shard's ``j``-th new transition. Observations enter it as refs into a small ring of
-    per-step Q values (``n + 1`` steps deep: pending steps are at most ``n - 1`` old).
-    """
-
-    def __init__(self, network: QNetwork, num_envs: int, n_step: int, gamma: float) -> None:
-        self.network, self.num_envs = network, num_envs
-        self.acc = NStepAccumulator(num_envs, n_step, gamma)
-        self.depth = n_step + 1
-        self.q_taken = np.zeros(self.depth * num_envs, np.float64)  # [depth * E] Q(s_t, a_t)
-        self.bootstrap = np.zeros(self.depth * num_envs, np.float64)  # [depth * E] max_a Q(s_{t+1}, a)
-        self.t = 0
-
-    def reset(self) -> None:
-        """Forget pending steps (a fresh worker: the shard forgets its envs' too)."""
-        self.acc.q_len[:] = 0
-
-    def __call__(self, chunk: Chunk) -> np.ndarray:
-        t_len, e = chunk.action.shape
-        with torch.no_grad():
-            both = np.concatenate([chunk.obs, chunk.next_obs()]).reshape(2 * t_len * e, *chunk.obs.shape[2:])
-            out, _ = self.network(torch.as_tensor(both))
-            q = self.network.q_values(out).double().numpy()  # [2 T E, A]
-        q_taken = q[np.arange(t_len * e), chunk.action.reshape(-1)].reshape(t_len, e)
-        bootstrap = q[t_len * e:].max(axis=1).reshape(t_len, e)
-        envs = np.arange(e)
-        tds = []
-        for t in range(t_len):
-            refs = (self.t % self.depth) * e + envs
-            self.q_taken[refs], self.bootstrap[refs] = q_taken[t], bootstrap[t]
-            out_t = self.acc.step(envs, refs, chunk.action[t], chunk.reward[t], refs, chunk.terminated[t],
-                                  chunk.truncated[t])
-            tds.append(out_t.reward + out_t.discount * self.bootstrap[out_t.ref_next_obs]
-                       - self.q_taken[out_t.ref_obs])
-            self.t += 1
-        return np.abs(np.concatenate(tds)).astype(np.float32)
 
 
 class ApexWorker:
@@ -148,9 +87,12 @@ class ApexWorker:
         self.offer: tuple[int, list[Any]] = (0, [])
         self.client = ParamsClient(self.actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
         a = cfg.agent
+        self.recurrent = network.is_recurrent
         self.priorities = PriorityCalculator(network, num_envs, a.n_step, a.gamma) \
-            if a.prioritized and not a.distributional else None
+            if a.prioritized and not a.distributional and not self.recurrent else None
         self.obs = self.env.reset()
+        self.rnn_state: Any = None  # memory cores: the per-env state, None: initial
+        self.first = np.ones(num_envs, dtype=bool)  # memory cores: obs starts an episode (its state is zeroed)
         self.since_pull = self.params_period  # pull at the first call
         self.fresh = True  # the shard must forget what an earlier incarnation left in these env slots
         self.inflight: deque[Any] = deque()
@@ -186,10 +128,17 @@ class ApexWorker:
         final_obs: list[np.ndarray] = []
         returns: list[float] = []
         lengths: list[int] = []
+        states: list[list[np.ndarray]] = []  # memory cores: per step, the state leaves given with obs[t]
         for t in range(t_len):
             obs[t] = self.obs
-            action[t], _ = self.actor.act(self.obs)
+            if self.recurrent:
+                given = self.rnn_state if self.rnn_state is not None else self.actor.network.initial_state(e)
+                states.append([x.numpy() for x in flatten_state(given)])
+                action[t], self.rnn_state = self.actor.act(self.obs, given, self.first)
+            else:
+                action[t], _ = self.actor.act(self.obs)
             res = self.env.step(action[t])
+            self.first = res.terminated | res.truncated
             reward[t] = np.clip(res.reward, -1.0, 1.0) if self.cfg.agent.reward_clip else res.reward
             terminated[t], truncated[t] = res.terminated, res.truncated
             ended = np.flatnonzero(res.terminated | res.truncated)
@@ -202,13 +151,21 @@ class ApexWorker:
             self.obs = res.obs
         index = np.concatenate(final_index) if final_index else np.zeros(0, np.int64)
         finals = np.concatenate(final_obs) if final_obs else np.zeros((0, *obs.shape[2:]), obs.dtype)
-        chunk = Chunk(obs, self.obs.copy(), action, reward, terminated, truncated, index, finals)
+        state = tuple(np.stack(leaf) for leaf in zip(*states, strict=True)) if states else ()
+        chunk = Chunk(obs, self.obs.copy(), action, reward, terminated, truncated, index, finals, state)
         return chunk, returns, lengths
 
 
-def build_replay(cfg: TrainConfig, spec: EnvSpec, capacity: int, num_envs: int, seed: int) -> ReplayBuffer:
-    """The single-process runner's ``ReplayBuffer`` for ``num_envs`` env slots."""
+def build_replay(cfg: TrainConfig, spec: EnvSpec, capacity: int, num_envs: int,
+                 seed: int) -> ReplayBuffer | SequenceReplay:
+    """The single-process runner's replay for ``num_envs`` env slots: ``capacity`` transitions in a
+    ``ReplayBuffer``, or a ``SequenceReplay`` (R2D2) of ``capacity / sequence_period`` sequences for memory cores."""
     a = cfg.agent
+    if cfg.torso.core != "none":
+        shapes = [t.shape[1:] for t in flatten_state(build_q_network(a, cfg.torso, spec).initial_state(1))]
+        return SequenceReplay(max(capacity // a.sequence_period, 1), spec.obs_shape, spec.obs_dtype, num_envs,
+                              shapes, a.burn_in, a.sequence_length, a.sequence_period, prioritized=a.prioritized,
+                              alpha=a.priority_exponent, eps=a.priority_eps, weight_form=a.weight_form, seed=seed)
     return ReplayBuffer(capacity=capacity, obs_shape=spec.obs_shape, obs_dtype=spec.obs_dtype, num_envs=num_envs,
                         frame_stack=spec.frame_stack, n_step=a.n_step, gamma=a.gamma, prioritized=a.prioritized,
                         alpha=a.priority_exponent, eps=a.priority_eps, weight_form=a.weight_form, seed=seed)
@@ -222,6 +179,8 @@ class ReplayShard:
         self.slots = slots  # worker -> (first env slot, number of envs)
         self.buffer = build_replay(cfg, spec, capacity, sum(n for _, n in slots.values()), seed)
         self.mismatched = 0  # chunks whose worker-side priorities did not line up (kept at max priority)
+        # --agent.obs-norm: statistics of every observation stored, until the learner takes them when it starts.
+        self.obs_stats = RunningMeanStd(spec.obs_shape) if cfg.agent.obs_norm else None
 
     def add(self, worker: int, fresh: bool, chunk: Chunk, priorities: np.ndarray | None) -> int:
         """Store a worker's chunk step by step; returns the number of transitions written."""
@@ -232,10 +191,16 @@ class ReplayShard:
             # A new worker incarnation starts new episodes in these slots.
             b.restart_envs(ids)
         next_obs = chunk.next_obs()
+        if self.obs_stats is not None:
+            self.obs_stats.update(chunk.obs)
         before = b.total_added
         for t in range(chunk.action.shape[0]):
-            b.add(Transition(chunk.obs[t], chunk.action[t], chunk.reward[t], next_obs[t], chunk.terminated[t],
-                             chunk.truncated[t]), env_ids=ids)
+            if isinstance(b, SequenceReplay):
+                b.add(chunk.obs[t], chunk.action[t], chunk.reward[t], next_obs[t], chunk.terminated[t],
+                      chunk.truncated[t], [x[t] for x in chunk.state], env_ids=ids)
+            else:
+                b.add(Transition(chunk.obs[t], chunk.action[t], chunk.reward[t], next_obs[t], chunk.terminated[t],
+                                 chunk.truncated[t]), env_ids=ids)
         written = b.total_added - before
         if priorities is not None:
             if len(priorities) == written:
@@ -244,7 +209,12 @@ class ReplayShard:
                 self.mismatched += 1
         return written
 
-    def sample(self, count: int, batch_size: int, beta: float) -> tuple[list[Batch], int]:
+    def take_obs_stats(self) -> dict[str, Any] | None:
+        """The observation statistics gathered so far (``RunningMeanStd.state_dict``); gathering stops."""
+        stats, self.obs_stats = self.obs_stats, None
+        return stats.state_dict() if stats is not None else None
+
+    def sample(self, count: int, batch_size: int, beta: float) -> tuple[list[Batch | SequenceBatch], int]:
         """``count`` batches (none while fewer than ``batch_size`` transitions are sampleable) and the size."""
         if len(self.buffer) < batch_size:
             return [], len(self.buffer)
@@ -275,8 +245,9 @@ class ApexLearner:
         torch.set_num_threads(threads)
         torch.manual_seed(seed)  # the single-process runner's network initialisation
         self.cfg = cfg
-        self.learner = DQNLearner(build_q_network(cfg.agent, cfg.torso, spec), cfg.agent,
-                                  resolve_device(cfg.runner.device), seed=seed + 1)
+        network = build_q_network(cfg.agent, cfg.torso, spec)
+        learner_cls = RecurrentDQNLearner if network.is_recurrent else DQNLearner  # R2D2 learns from sequences
+        self.learner = learner_cls(network, cfg.agent, resolve_device(cfg.runner.device), seed=seed + 1)
         a, r, starts = cfg.agent, cfg.runner, cfg.replay.learning_starts
         self.beta = LinearSchedule(a.beta_start, 1.0, max(r.total_steps - starts, 1), begin=starts)
         self.shards: list[Any] = []
@@ -284,6 +255,7 @@ class ApexLearner:
         self.ready: deque[tuple[int, Batch]] = deque()  # sampled batches not yet learned from
         self.sizes: list[int] = []
         self.turn = 0
+        self.obs_stats_taken = not cfg.agent.obs_norm
 
     def node_id(self) -> str:
         return ray.get_runtime_context().get_node_id()
@@ -311,6 +283,7 @@ class ApexLearner:
         """Update until ``target`` updates (or the replay runs dry), then publish the parameters."""
         start, waited = time.perf_counter(), 0.0
         beta = self.beta(step)
+        self._take_obs_stats()
         metrics: dict[str, float] = {}
         prios: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         done_before, empty = self.learner.updates, 0
@@ -343,6 +316,19 @@ class ApexLearner:
                    "dist/learner_wait_frac": waited / max(seconds, 1e-9)}
         report = self.publish() if done else LearnerReport(self.learner.updates, None, replay_size=sum(self.sizes))
         return LearnerReport(report.updates, report.params, metrics, report.replay_size)
+
+    def _take_obs_stats(self) -> None:
+        """--agent.obs-norm: as in one process, statistics of the observations seen before learning starts,
+        frozen from then on (a resumed learner has them already, and the shards stop gathering either way)."""
+        if self.obs_stats_taken:
+            return
+        self.obs_stats_taken = True
+        norms = [n.obs_norm for n in (self.learner.online, self.learner.target) if n.obs_norm is not None]
+        gathered = ray.get([s.take_obs_stats.remote() for s in self.shards])
+        if norms and float(norms[0].count) == 0:
+            for stats in (g for g in gathered if g is not None):
+                for norm in norms:
+                    norm.merge(stats["mean"], stats["var"], stats["count"])
 
     def state_dict(self) -> dict[str, Any]:
         return to_cpu(self.learner.state_dict())

@@ -27,7 +27,7 @@ from agents.dqn import build_q_network
 from envs.base import EnvSpec
 from runners.config import TrainConfig
 from runners.distributed_apex import ApexLearner, ApexWorker, ReplayShard, apex_epsilons, worker_seed
-from runners.distributed_driver import DriverBase, Plan, WorkerPool, near
+from runners.distributed_driver import DriverBase, Plan, WorkerPool, WorkerStats, near
 from runners.evaluate import EvalResult, evaluate
 from runners.logging import Logger
 
@@ -74,7 +74,6 @@ class ApexTrainer(DriverBase):
                                               self.shard_names[w % shards]) for w in range(n)],
                                d.max_restarts, d.restart_timeout)
         self.idle = set(range(n))  # workers without a collect call (not started yet, or waiting on the learner)
-        self.learner_call: Any = None
         self.eval_network = build_q_network(cfg.agent, cfg.torso, spec)
         self.take_learner(ray.get(self.learner_actor.publish.remote()))
 
@@ -87,21 +86,8 @@ class ApexTrainer(DriverBase):
         lag = self.cfg.distributed.max_update_lag
         return lag is not None and self.updates_owed() - self.learner.updates > lag
 
-    def env_step(self) -> None:
-        """Wait for worker or learner results and take them; then restart idle workers."""
-        self._dispatch()
-        refs = list(self.pool.pending) + ([self.learner_call] if self.learner_call is not None else [])
-        for ref in self.wait(refs):
-            if ref == self.learner_call:
-                self.learner_call = None
-                self.take_learner(ray.get(ref))
-                continue
-            i, stats, _ = self.pool.take(ref)
-            if stats is not None:
-                self.record(stats)
-            self.idle.add(i)  # a dead worker's next call waits in Ray until the actor is restarted
-        self._dispatch()
-        self.refresh_metrics()
+    def take_worker(self, i: int, stats: WorkerStats | None, payload: Any) -> None:
+        self.idle.add(i)  # a dead worker's next call waits in Ray until the actor is restarted
 
     def learn(self) -> None:
         """Keep one learner call in flight while updates are owed."""
@@ -110,7 +96,7 @@ class ApexTrainer(DriverBase):
             target = min(owed, self.learner.updates + self.cfg.distributed.publish_every)
             self.learner_call = self.learner_actor.train.remote(target, self.step)
 
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         if self.learner_behind():
             return
         for i in sorted(self.idle):

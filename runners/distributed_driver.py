@@ -151,6 +151,18 @@ class WorkerPool:
     def busy(self, i: int) -> bool:
         return i in self.pending.values()
 
+    def wait(self, learner_call: Any = None) -> list[Any]:
+        """Every finished call among the workers' and ``learner_call`` (if any), after waiting up to ``RETRY_S``
+        seconds for the first one; ``[]`` after a short sleep when no call is out (workers awaiting a retry)."""
+        refs = list(self.pending) + ([learner_call] if learner_call is not None else [])
+        if not refs:
+            time.sleep(0.05)
+            return []
+        ready, _ = ray.wait(refs, num_returns=1, timeout=self.RETRY_S)
+        if ready:
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        return ready
+
     def can_submit(self, i: int) -> bool:
         """False for a while after a failed call (its actor is probably still restarting)."""
         return time.monotonic() >= self.retry_at[i]
@@ -223,13 +235,15 @@ class _ActorView:
 
 
 class DriverBase:
-    """What both families' drivers share: counters, episode logging, worker metrics, evaluation, state.
+    """What both families' drivers share: the wait-and-take loop, counters, episode logging, worker metrics,
+    evaluation, state.
 
-    Subclasses build the actors and implement ``env_step`` / ``learn`` (``runners.loop.LoopTrainer``),
-    ``evaluate_params`` and ``learner_actor``.
+    Subclasses build the actors (``pool``, ``learner_actor``) and implement ``learn`` (``runners.loop.LoopTrainer``),
+    ``take_worker``, ``dispatch`` and ``evaluate_params``.
     """
 
     learner_actor: Any
+    learner_call: Any = None  # the learner's call in flight, if any
 
     def __init__(self, cfg: Any, logger: Logger, spec: EnvSpec, plan: Plan, video_dir: Path | None = None) -> None:
         self.cfg, self.logger, self.spec, self.plan, self.video_dir = cfg, logger, spec, plan, video_dir
@@ -255,9 +269,29 @@ class DriverBase:
 
     # --- the loop (runners.loop.LoopTrainer) --------------------------------------------------------
     def env_step(self) -> None:
-        raise NotImplementedError
+        """Wait for worker or learner results and take them; then give idle workers their next call."""
+        self.dispatch()
+        for ref in self.pool.wait(self.learner_call):
+            if ref == self.learner_call:  # taken before dispatching, so new calls get the new parameters
+                self.learner_call = None
+                self.take_learner(ray.get(ref))
+                continue
+            i, stats, payload = self.pool.take(ref)
+            if stats is not None:  # None: the worker died; it is sent a new call once Ray restarted it
+                self.record(stats)
+            self.take_worker(i, stats, payload)
+        self.dispatch()
+        self.refresh_metrics()
 
     def learn(self) -> None:
+        raise NotImplementedError
+
+    def take_worker(self, i: int, stats: WorkerStats | None, payload: Any) -> None:
+        """Worker ``i``'s finished call (``stats`` None when it died during it; ``payload``: its second return)."""
+        raise NotImplementedError
+
+    def dispatch(self) -> None:
+        """Give idle workers their next call, when the family's rules allow it."""
         raise NotImplementedError
 
     # --- results ----------------------------------------------------------------------------------
@@ -280,16 +314,6 @@ class DriverBase:
         self.learner_metrics = report.metrics
         self.replay_size = report.replay_size or self.replay_size
         self.dropped += report.dropped
-
-    def wait(self, refs: list[Any], timeout: float = WorkerPool.RETRY_S) -> list[Any]:
-        """Every ref of ``refs`` that is done, after waiting up to ``timeout`` s for the first one."""
-        if not refs:  # every worker is waiting to be retried, and the learner is idle
-            time.sleep(0.05)
-            return []
-        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
-        if ready:
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        return ready
 
     def dist_metrics(self) -> dict[str, float]:
         """Per-worker SPS, policy lag, queue sizes and replay size, for metrics.jsonl and wandb."""

@@ -49,6 +49,7 @@ from agents.base import RewardModel
 from agents.params import ParamsClient
 from agents.ppo import PPOLearner
 from agents.reinforce import ReinforceLearner
+from agents.torsos.recurrent import flatten_state, unflatten_state
 from envs.base import EnvSpec
 from replay.types import Rollout
 from runners.distributed_apex import worker_seed
@@ -76,7 +77,14 @@ def concat_rollouts(rollouts: list[Rollout]) -> Rollout:
 
     names = ("obs", "action", "reward", "next_obs", "terminated", "truncated", "log_prob", "value", "mask")
     arrays = {name: join(name) for name in names}
-    return Rollout(**arrays, last_obs=np.concatenate([r.last_obs for r in rollouts]))
+    joined = Rollout(**arrays, last_obs=np.concatenate([r.last_obs for r in rollouts]))
+    if rollouts[0].reset is None:
+        return joined
+    # Memory cores: start states are batch-first tensors ([N_w, ...] per leaf), joined along dim 0 like the envs.
+    leaves = [flatten_state(r.initial_state) for r in rollouts]
+    state = unflatten_state([torch.cat(ts) for ts in zip(*leaves, strict=True)], rollouts[0].initial_state)
+    return replace(joined, initial_state=state, reset=join("reset"), final_value=join("final_value"),
+                   last_value=np.concatenate([r.last_value for r in rollouts]))  # type: ignore[misc]
 
 
 class _EpisodeLog:
@@ -109,7 +117,9 @@ class PGWorker:
         self.index = index
         self.log = _EpisodeLog()
         # One torch thread: many workers share a machine and acting batches are small.
-        local = replace(cfg, env=replace(cfg.env, num_envs=num_envs),
+        # Its PPO learner is never stepped (only collection is used), so its minibatch split may be anything:
+        # one, which fits any share of envs a memory core's per-column minibatches need.
+        local = replace(cfg, env=replace(cfg.env, num_envs=num_envs), ppo=replace(cfg.ppo, num_minibatches=1),
                         runner=replace(cfg.runner, seed=seed, device="cpu", torch_threads=1))
         self.trainer = PGTrainer(local, self.log)
         self.offer: tuple[int, list[Any]] = (0, [])
@@ -225,26 +235,13 @@ class OnPolicyTrainer(DriverBase):
         self.pool = WorkerPool([worker.remote(cfg, w, plan.envs_per_worker, worker_seed(seed, w, plan.start_step))
                                 for w in range(n)], d.max_restarts, d.restart_timeout, num_returns=2)
         self.ready: dict[int, tuple[int, Any]] = {}  # worker -> (version collected with, rollout ref)
-        self.learner_call: Any = None
         self.eval_network = build_actor_critic(cfg.net, cfg.torso, spec,
                                                value=cfg.algo == "ppo" or cfg.reinforce.baseline == "value")
         self.take_learner(ray.get(self.learner_actor.publish.remote()))
 
-    def env_step(self) -> None:
-        """Wait for rollouts or the learner's update and take them; then restart idle workers."""
-        self._dispatch()
-        refs = list(self.pool.pending) + ([self.learner_call] if self.learner_call is not None else [])
-        for ref in self.wait(refs):
-            if ref == self.learner_call:
-                self.learner_call = None
-                self.take_learner(ray.get(ref))
-                continue
-            i, stats, rollout = self.pool.take(ref)
-            if stats is not None:  # None: the worker died; it is sent a new call once Ray restarted it
-                self.record(stats)
-                self.ready[i] = (stats.version, rollout)
-        self._dispatch()
-        self.refresh_metrics()
+    def take_worker(self, i: int, stats: WorkerStats | None, payload: Any) -> None:
+        if stats is not None:
+            self.ready[i] = (stats.version, payload)  # the rollout's ref, with the version that collected it
 
     def learn(self) -> None:
         """Start an update once every worker's rollout is in (dropping those that have grown too stale)."""
@@ -261,9 +258,9 @@ class OnPolicyTrainer(DriverBase):
             refs = [self.ready[i][1] for i in range(len(self.pool.handles))]
             self.learner_call = self.learner_actor.update.remote(refs)
             self.ready.clear()
-        self._dispatch()
+        self.dispatch()
 
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         # A rollout started now is learned after the update in flight (if any): lag 1 at least.
         if self.learner_call is not None and self.cfg.distributed.max_policy_lag < 1:
             return

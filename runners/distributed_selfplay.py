@@ -162,15 +162,7 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
     def _pump(self) -> None:
         """Wait for worker batches or the learner's report and take them; then restart idle workers."""
         assert self.pool is not None
-        refs = list(self.pool.pending) + ([self.learner_call] if self.learner_call is not None else [])
-        if refs:
-            ready, _ = ray.wait(refs, num_returns=1, timeout=WorkerPool.RETRY_S)
-            if ready:
-                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        else:  # every worker is waiting to be retried after a death
-            time.sleep(0.05)
-            ready = []
-        for ref in ready:
+        for ref in self.pool.wait(self.learner_call):
             if ref == self.learner_call:  # taken before dispatching, so new calls get the new parameters
                 self.learner_call = None
                 self.report = ray.get(ref)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -15,3 +16,15 @@ os.environ.setdefault("WANDB_SILENT", "true")
 def _one_torch_thread() -> None:
     # Determinism checks and timing are steadier with one intra-op thread on a 2-core machine.
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """A local Ray instance with 2 logical CPUs for one test module, always shut down after it."""
+    import ray  # only the Ray tests pay for the import
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

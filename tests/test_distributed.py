@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,9 @@ from runners.checkpoint import load_trainer_state
 from runners.cli import _runner_flags, main
 from runners.config import LogConfig, TrainConfig
 from runners.distributed import build_trainer
-from runners.distributed_apex import Chunk, PriorityCalculator, ReplayShard, apex_epsilons
+from runners.distributed_apex import ReplayShard, apex_epsilons
 from runners.distributed_apex_driver import ApexTrainer
+from runners.distributed_chunk import Chunk, PriorityCalculator
 from runners.distributed_config import DistributedConfig
 from runners.distributed_onpolicy import concat_rollouts
 from runners.loop import run
@@ -116,7 +116,7 @@ def test_cli_translates_the_issues_flags() -> None:
 
 @pytest.mark.parametrize("args,message", [
     (["dqn-cartpole", "--runner", "ray", "--num-workers", "0"], "--num-workers must be >= 1"),
-    (["ppo-cartpole", "--runner", "ray", "--torso.core", "lstm"], "memory cores do not run on Ray"),
+    (["ppo-cartpole", "--runner", "ray", "--imitation", "bc"], "--imitation bc takes no env steps"),
     (["alphazero-tictactoe", "--runner", "ray"], "self-play does not run on Ray"),
     (["dqn-cartpole", "--runner", "ray", "--ray-address", "127.0.0.1:9"], "no Ray cluster reachable"),
 ])
@@ -128,15 +128,6 @@ def test_bad_input_is_one_line(args: list[str], message: str, tmp_path: Path,
 
 
 # --- on a local Ray instance ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
 def test_oversubscription_is_a_config_error(local_ray: None) -> None:
     from agents.errors import ConfigError
 

@@ -5,7 +5,6 @@ play with gating; and (slow) learning tic-tac-toe."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,15 +56,6 @@ def test_bad_input_is_one_line(cmd: str, args: list[str], message: str, tmp_path
 
 
 # --- on a local Ray instance ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
 def test_two_workers_train_checkpoint_and_resume(local_ray: None, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tiny_ray(tmp_path, iterations=5, eval_every=5)
@@ -75,7 +65,9 @@ def test_two_workers_train_checkpoint_and_resume(local_ray: None, tmp_path: Path
     assert [r["games"] for r in its] == [4, 8, 12]
     last = its[-1]
     assert last["dist/learner_updates"] == 9  # 3 steps per iteration, from the first one (min_positions 1)
-    assert last["dist/games_w0"] == last["dist/games_w1"] == 6  # both workers' games arrived
+    # Both workers' games arrived: an iteration needs one batch (2 games) from each, and a worker may already
+    # have delivered its next batch (one-step-off) by the time the iteration is logged.
+    assert 6 <= last["dist/games_w0"] <= 8 and 6 <= last["dist/games_w1"] <= 8
     assert last["dist/version_w0"] > 0 and last["dist/version_w1"] > 0  # workers pulled newer parameters
     for key in ("loss", "policy_loss", "value_loss", "positions", "positions_per_s", "dist/policy_lag"):
         assert key in last, key

@@ -86,7 +86,8 @@ class RecurrentDQNLearner(DQNLearner):
         terminated = self._tensor(batch.terminated).transpose(0, 1)  # [S, B]
         mask = self._tensor(batch.mask).transpose(0, 1)  # [S, B]
         learn_mask = mask[burn:]  # [L, B]
-        state = self._state(batch.state)
+        start = self._state(batch.state)  # neither unroll writes into its input state, so both share it
+        state = start
         if cfg.noisy:
             self.online.reset_noise(self.generator)
             self.target.reset_noise(self.generator)
@@ -94,7 +95,7 @@ class RecurrentDQNLearner(DQNLearner):
         with torch.no_grad():
             if burn > 0:
                 _, state = self.online.forward_sequence(obs[:burn], state, reset[:burn])
-            target_out, _ = self.target.forward_sequence(obs, self._state(batch.state), reset)  # [S+1, B, A, K]
+            target_out, _ = self.target.forward_sequence(obs, start, reset)  # [S+1, B, A, K]
             ret, discount, boot = sequence_targets(reward, terminated, mask, burn, cfg.n_step, cfg.gamma)
         out, _ = self.online.forward_sequence(obs[burn:], state, reset[burn:])  # [L + 1, B, A, K]
         length, b = action.shape
