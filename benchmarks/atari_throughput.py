@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.dqn import DQNActor, DQNLearner, build_q_network  # noqa: E402
+from benchmarks._timing import median_s  # noqa: E402
 from benchmarks.atari_env_ceiling import measure_ale_ceiling  # noqa: E402
 from envs import make  # noqa: E402
 from replay.types import Batch  # noqa: E402
@@ -37,17 +38,6 @@ from runners.presets import dqn_atari  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 LEARNING_STARTS = 1_000
 CAPACITY = 50_000
-
-
-def _median_ms(fn, reps: int, warmup: int = 20) -> float:  # type: ignore[no-untyped-def]
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1e3)
 
 
 def config(num_envs: int):  # type: ignore[no-untyped-def]
@@ -74,8 +64,8 @@ def compute_costs(num_envs: int) -> dict[str, float]:
     batch = Batch(rng.integers(0, 256, (b, 4, 84, 84), dtype=np.uint8), rng.integers(0, 6, b),
                   rng.standard_normal(b).astype(np.float32), rng.integers(0, 256, (b, 4, 84, 84), dtype=np.uint8),
                   np.full(b, 0.99, np.float32), np.ones(b, np.float32), np.arange(b))
-    return {"forward_ms": _median_ms(lambda: actor.act(obs), 200),
-            "update_ms": _median_ms(lambda: learner.step(batch), 100)}
+    return {"forward_ms": median_s(lambda: actor.act(obs), 200, 20) * 1e3,
+            "update_ms": median_s(lambda: learner.step(batch), 100, 20) * 1e3}
 
 
 def arena_sps(num_envs: int, steps: int) -> float:

@@ -26,7 +26,9 @@ actor's insert and sample rates, a learner update (batch 32 and 512, CPU), a par
 per worker message. They feed the paper estimate for 8 nodes x 16 cores with one GPU learner.
 
 Usage: python benchmarks/distributed_throughput.py [--repeats 3] [--steps 80000] [--skip-runs | --report-only] [--gpu-json F]
-Writes benchmarks/results/distributed_throughput.{json,md}.
+Writes benchmarks/results/distributed_throughput.{json,md}. The /proc CPU accounting is in
+benchmarks/_proc_cpu.py; the analysis, the paper estimate and the markdown in
+benchmarks/distributed_throughput_report.py.
 """
 
 from __future__ import annotations
@@ -55,6 +57,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.dqn import DQNLearner, build_q_network  # noqa: E402
+from benchmarks._proc_cpu import cpu_snapshot, cpu_window  # noqa: E402
+from benchmarks._timing import median_s  # noqa: E402
+from benchmarks.distributed_throughput_report import (  # noqa: E402
+    _med,
+    efficiency,
+    estimate,
+    estimate_note,
+    in_run_costs,
+    markdown,
+)
 from runners.distributed_apex import ApexWorker, ReplayShard  # noqa: E402
 from runners.distributed_driver import WorkerStats  # noqa: E402
 from runners.presets import dqn_minatar  # noqa: E402
@@ -66,7 +78,6 @@ TRAIN_EVERY = 1_000
 LEARNING_STARTS = 2_000
 LOG_EVERY = 1_000
 CHUNK = 32  # --distributed.chunk-length default
-TICK = os.sysconf("SC_CLK_TCK")
 
 # name -> (runner flags, total env count)
 CONFIGS: dict[str, tuple[list[str], int]] = {
@@ -84,60 +95,6 @@ def common_flags(total_steps: int, num_envs: int, run_dir: Path) -> list[str]:
             "--runner.device", "cpu", "--log.wandb", "off", "--log.no-progress", "--log.log-every", str(LOG_EVERY),
             "--log.run-dir", str(run_dir), "--distributed.epsilon", "None", "--distributed.num-cpus", "2",
             "--distributed.status-every", "0"]
-
-
-# --- CPU accounting from /proc --------------------------------------------------------------------------
-def _procs() -> dict[int, tuple[int, float, str, int]]:
-    """pid -> (ppid, cpu seconds, cmdline, nice) for every live process."""
-    out: dict[int, tuple[int, float, str, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK, cmd, int(fields[16]))
-    return out
-
-
-def _role(pid: int, procs: dict[int, tuple[int, float, str, int]], root: int) -> str:
-    """Which part of the run ``pid`` is (``root``: the run's driver); other users' processes are ``others``."""
-    p, seen = pid, 0
-    while p not in (root, 0, 1) and seen < 64:
-        p, seen = procs[p][0] if p in procs else 0, seen + 1
-    if p != root:
-        return "bench" if pid == os.getpid() else "others"
-    if pid == root:
-        return "driver"
-    cmd = procs[pid][2]
-    for name, role in (("ApexWorker", "workers"), ("ReplayShard", "replay"), ("ApexLearner", "learner")):
-        if f"ray::{name}" in cmd:
-            return role
-    return "ray_daemons"
-
-
-def cpu_snapshot(root: int) -> dict[str, Any]:
-    procs = _procs()
-    per_pid = {pid: (_role(pid, procs, root), cpu) for pid, (_, cpu, _, _) in procs.items()}
-    nice = sorted({(per_pid[pid][0], n) for pid, (_, _, _, n) in procs.items() if per_pid[pid][0] not in ("others",)})
-    busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    idle = int(busy[3]) + int(busy[4])
-    return {"t": time.perf_counter(), "pids": per_pid, "nice": nice, "busy": (sum(map(int, busy[:8])) - idle) / TICK}
-
-
-def cpu_window(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
-    """Cores used per role between two snapshots (processes that started in between count from 0)."""
-    dt = b["t"] - a["t"]
-    used: dict[str, float] = {}
-    for pid, (role, cpu) in b["pids"].items():
-        before = a["pids"].get(pid, (role, 0.0))[1]
-        used[role] = used.get(role, 0.0) + max(cpu - before, 0.0)
-    out = {k: round(v / dt, 3) for k, v in sorted(used.items())}
-    out["machine_busy"] = round((b["busy"] - a["busy"]) / dt, 3)
-    return out
 
 
 # --- one run through the CLI -----------------------------------------------------------------------------
@@ -211,17 +168,6 @@ def _cfg() -> Any:
                    runner=replace(cfg.runner, train_every=TRAIN_EVERY, torch_threads=1, device="cpu"))
 
 
-def _median_s(fn: Any, reps: int, warmup: int = 5) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
 class ProbeWorker(ApexWorker):
     """The runner's own ``ApexWorker`` (as a Ray actor) with timing methods added."""
 
@@ -275,7 +221,7 @@ def measure_pieces() -> dict[str, Any]:
     # Raw env step, random actions (the floor under any runner).
     rng = np.random.default_rng(0)
     env.reset()
-    env_step_s = _median_s(lambda: env.step(rng.integers(0, spec.num_actions, ENVS_PER_WORKER)), 400, 50)
+    env_step_s = median_s(lambda: env.step(rng.integers(0, spec.num_actions, ENVS_PER_WORKER)), 400, 50)
     env.close()
     out: dict[str, Any] = {"env_step_ms_per_env": env_step_s * 1e3 / ENVS_PER_WORKER}
 
@@ -297,14 +243,14 @@ def measure_pieces() -> dict[str, Any]:
         # Replay insert and sample, in this process (what the replay actor does per message).
         for _ in range(200):  # fill past one batch
             shard.add(0, False, chunk, None)
-        out["replay_insert_ms_per_chunk"] = _median_s(lambda: shard.add(0, False, chunk, None), 200) * 1e3
+        out["replay_insert_ms_per_chunk"] = median_s(lambda: shard.add(0, False, chunk, None), 200, 5) * 1e3
         out["replay_insert_per_s"] = steps / (out["replay_insert_ms_per_chunk"] / 1e3)
-        out["replay_sample_ms_per_batch32"] = _median_s(lambda: shard.sample(4, 32, 0.4), 100) * 1e3 / 4
+        out["replay_sample_ms_per_batch32"] = median_s(lambda: shard.sample(4, 32, 0.4), 100, 5) * 1e3 / 4
         learner = DQNLearner(build_q_network(cfg.agent, cfg.torso, spec), cfg.agent, torch.device("cpu"), seed=0)
         batch32 = shard.sample(1, 32, 0.4)[0][0]
-        out["learner_update_ms_b32_cpu"] = _median_s(lambda: learner.step(batch32), 60) * 1e3
+        out["learner_update_ms_b32_cpu"] = median_s(lambda: learner.step(batch32), 60, 5) * 1e3
         batch512 = shard.sample(1, 512, 0.4)[0][0]
-        out["learner_update_ms_b512_cpu"] = _median_s(lambda: learner.step(batch512), 15, 2) * 1e3
+        out["learner_update_ms_b512_cpu"] = median_s(lambda: learner.step(batch512), 15, 2) * 1e3
         # Parameter pull: one published object per version.
         _, params = learner.get_params()
         refs = [ray.put({k: v.clone() for k, v in params.items()}) for _ in range(40)]
@@ -327,105 +273,7 @@ def measure_pieces() -> dict[str, Any]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
-# --- the paper estimate ----------------------------------------------------------------------------------
-def in_run_costs(runs: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    """CPU ms per env step of each role in the Ray runs with 8 envs per worker (median over runs), from /proc."""
-    out: dict[str, float] = {}
-    rows = [r["cpu_ms_per_1k_steps"] for n in ("ray_1w_8", "ray_2w_8each") for r in runs.get(n, [])
-            if "cpu_ms_per_1k_steps" in r]
-    for role in ("workers", "replay", "driver", "learner", "ray_daemons"):
-        values = [r[role] for r in rows if role in r]
-        if values:
-            out[role] = round(float(statistics.median(values)) / 1e3, 4)
-    return out
-
-
-OWN = ("driver", "workers", "replay", "learner", "ray_daemons")
-
-
-def cpu_per_step(run: dict[str, Any]) -> float | None:
-    """CPU ms per env step of all the run's own processes (driver, workers, replay, learner, Ray's daemons)."""
-    c = run.get("cpu_ms_per_1k_steps")
-    return sum(c.get(k, 0.0) for k in OWN) / 1e3 if c else None
-
-
-def worker_core_sps(run: dict[str, Any]) -> float | None:
-    """Env steps per second per core the workers got (the local runner's one process counts as its worker)."""
-    cores = run.get("cores_used", {})
-    used = cores.get("workers", cores.get("driver") if "workers" not in cores else None)
-    return run["sps"] / used if used else None
-
-
-def efficiency(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """CPU-normalised views of the runs (the machine is shared: the SPS ratios also measure who got the CPU)."""
-    def med(name: str, fn: Any) -> float | None:
-        values = [v for v in (fn(r) for r in runs.get(name, [])) if v is not None]
-        return float(statistics.median(values)) if values else None
-
-    out: dict[str, Any] = {"cpu_ms_per_step": {n: med(n, cpu_per_step) for n in CONFIGS},
-                           "sps_per_worker_core": {n: med(n, worker_core_sps) for n in CONFIGS}}
-    c, w = out["cpu_ms_per_step"], out["sps_per_worker_core"]
-    if c["local_8"] and c["ray_1w_8"]:
-        out["cpu_overhead_1w"] = c["ray_1w_8"] / c["local_8"] - 1  # extra CPU per env step on Ray, 1 worker
-    if w["ray_1w_8"] and w["ray_2w_8each"]:
-        out["per_worker_core_2w_vs_1w"] = w["ray_2w_8each"] / w["ray_1w_8"]
-    # On an idle 2-core machine: one worker is bound by its own core or by all the CPU the run needs; two
-    # workers by two cores or by all the CPU the run needs (worker costs from the runs, per env step).
-    w1 = [r["cpu_ms_per_1k_steps"]["workers"] / 1e3 for r in runs.get("ray_1w_8", []) if "cpu_ms_per_1k_steps" in r]
-    w2 = [r["cpu_ms_per_1k_steps"]["workers"] / 1e3 for r in runs.get("ray_2w_8each", []) if "cpu_ms_per_1k_steps" in r]
-    if w1 and w2 and c["ray_1w_8"] and c["ray_2w_8each"]:
-        one = min(1e3 / statistics.median(w1), 2e3 / c["ray_1w_8"])
-        two = min(2e3 / statistics.median(w2), 2e3 / c["ray_2w_8each"])
-        out["idle_2core_bound"] = {"one_worker_sps": round(one), "two_workers_sps": round(two),
-                                   "ratio": round(two / one, 2)}
-    return {k: ({kk: round(vv, 4) if isinstance(vv, float) else vv for kk, vv in v.items()} if isinstance(v, dict)
-                else round(v, 3)) for k, v in out.items()}
-
-
-def estimate(p: dict[str, Any], gpu: dict[str, Any] | None, real: dict[str, float]) -> dict[str, Any]:
-    """8 nodes x 16 cores, one GPU learner: which of actors, learner, replay, driver saturates first.
-
-    Per-step CPU costs come from the Ray runs (``real``: everything the processes really did, Ray's
-    serialisation, parameter pulls and logging included); the pieces fill in what the runs cannot separate
-    (a replay sample per batch) and the GPU probe gives the update time.
-    """
-    nodes, cores, shards = 8, 16, 4
-    # Head node: driver 1 core, learner 1 core (+ the GPU), replay shards 1 core each; every other core a worker.
-    workers = nodes * cores - 2 - shards
-    worker_ms = real.get("workers", p["worker_ms_per_step"] + p["push_worker_cpu_ms"] / p["chunk_steps"])
-    replay_ms = real.get("replay", p["replay_insert_ms_per_chunk"] / p["chunk_steps"])
-    driver_ms = real.get("driver", p["driver_msg_cpu_ms"] / p["chunk_steps"])
-    per_worker = 1e3 / worker_ms
-    actors = workers * per_worker
-    u32 = (gpu or {}).get("update_ms_b32")
-    u512 = (gpu or {}).get("update_ms_b512")
-    assumed = u32 is None or u512 is None
-    if u32 is None or u512 is None:  # no GPU measurement: stated as an assumption in the report
-        u32, u512 = 1.5, 2.0
-    rows = {}
-    for label, batch, upd_ms, per_step in (("preset: 1 update (batch 32) / env step", 32, u32, 1.0),
-                                           ("measured: 1 update (batch 32) / 1000 env steps", 32, u32, 1e-3),
-                                           ("Ape-X-like: 1 update (batch 512) / 128 env steps", 512, u512, 1 / 128)):
-        learner_sps = 1e3 / upd_ms / per_step
-        sample_ms = p["replay_sample_ms_per_batch32"] * batch / 32
-        # A shard at env rate R / S: busy R / S * (insert ms per step + updates per step * sample ms) per second.
-        replay_sps = shards * 1e3 / (replay_ms + per_step * sample_ms)
-        driver_sps = 1e3 / driver_ms
-        limits = {"actors": actors, "learner": learner_sps, "replay": replay_sps, "driver": driver_sps}
-        first = min(limits, key=lambda k: limits[k])
-        rows[label] = {"limits_sps": {k: round(v) for k, v in limits.items()}, "saturates_first": first,
-                       "sps": round(limits[first]), "update_ms": upd_ms, "updates_per_env_step": per_step,
-                       "sample_ms_per_batch": round(sample_ms, 3)}
-    chunk_mb_s_per_node = cores * per_worker / p["chunk_steps"] * p["chunk_bytes"] / 1e6
-    return {"nodes": nodes, "cores_per_node": cores, "replay_shards": shards, "workers": workers,
-            "worker_ms_per_step": round(worker_ms, 4), "replay_ms_per_step": round(replay_ms, 4),
-            "driver_ms_per_step": round(driver_ms, 4), "per_worker_sps": round(per_worker),
-            "costs_from_runs": bool(real), "gpu_update_assumed": assumed, "rows": rows,
-            "chunk_mb_per_s_per_node": round(chunk_mb_s_per_node, 1),
-            "head_inbound_mb_per_s": round(chunk_mb_s_per_node * (nodes - 1), 1)}
-
-
-# --- report ----------------------------------------------------------------------------------------------
+# --- machine and checkout -------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     import gymnasium
 
@@ -435,164 +283,6 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
             "ray": ray.__version__, "gymnasium": gymnasium.__version__,
             "sched_autogroup": autogroup.read_text().strip() == "1" if autogroup.exists() else None}
-
-
-def _med(runs: list[dict[str, Any]], key: str) -> float:
-    return float(statistics.median(r[key] for r in runs))
-
-
-def markdown(result: dict[str, Any]) -> str:
-    m, s, med, p, e = result["machine"], result["settings"], result["sps_median"], result["pieces"], \
-        result["estimate"]
-    lines = [f"# Ray runner throughput (MinAtar Breakout, DQN, {ENVS_PER_WORKER} envs per worker)", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['torch']}, Ray {m['ray']}; "
-             f"shared with other jobs (load average {result['load_start'][0]:.1f} at the start, "
-             f"{result['load_end'][0]:.1f} at the end). One torch thread per process. "
-             f"`python benchmarks/distributed_throughput.py --repeats {s['repeats']} --steps {s['steps']}`: "
-             f"{s['steps']:,} env steps per run ({s['steps_2w']:,} for 2 workers x 8 envs), SPS from metrics.jsonl "
-             f"after {s['warmup']:,} steps, configurations alternating, median of {s['repeats']} rounds.", "",
-             f"What is measured: acting throughput with the learner running at 1 update / {TRAIN_EVERY} env steps "
-             "(batch 32, learning from step 2,000). At the preset's 1 update / env step every runner is "
-             f"learner-bound: {p['learner_update_ms_b32_cpu']:.1f} ms per CPU update = "
-             f"{1e3 / p['learner_update_ms_b32_cpu']:.0f} env steps / s, whatever the worker count. Inside a worker "
-             f"the MinAtar step is {p['env_step_ms_per_env']:.3f} ms per env step (vector of {ENVS_PER_WORKER}) of "
-             f"{p['worker_chunk_cpu_ms'] / p['chunk_steps']:.3f} ms CPU per env step in `ApexWorker._run_chunk` "
-             f"({p['env_step_ms_per_env'] / (p['worker_chunk_cpu_ms'] / p['chunk_steps']):.0%}); the rest is the "
-             "policy forward (PyTorch's per-call cost on a tiny CNN) and chunk bookkeeping, all of it per-worker work "
-             "that scales with workers. Ray's actors run at nice 0 (`RAY_worker_niceness=0`; Ray's default is 15).", "",
-             "| runner | envs | env steps / s (median) | runs | cores used (median run) | load avg 1 min, per run |",
-             "|---|---:|---:|---|---|---|"]
-    for name, (_, envs) in CONFIGS.items():
-        runs = result["runs"].get(name)
-        if not runs:
-            continue
-        mid = sorted(runs, key=lambda r: r["sps"])[len(runs) // 2]
-        cores = ", ".join(f"{k} {v:.2f}" for k, v in mid.get("cores_used", {}).items())
-        sps = ", ".join(f"{r['sps']:,.0f}" for r in runs)
-        loads = ", ".join(f"{r['load_before'][0]:.1f}/{r['load_after'][0]:.1f}" for r in runs)
-        lines.append(f"| {name} | {envs} | {med[name]:,.0f} | {sps} | {cores} | {loads} |")
-    t = result["targets"]
-    lines += ["", "| ratio | median | per round | target | met |", "|---|---:|---|---|---|"]
-    for key, label, target in () if not t else (("scaling_2w_vs_1w", "2 workers x 8 envs / 1 worker x 8 envs", ">= 1.6"),
-                               ("scaling_2w_equal_envs", "2 workers x 4 envs / 1 worker x 8 envs (same 8 envs)", ""),
-                               ("ray_1w_vs_local", "Ray 1 worker / local, 8 envs", ""),
-                               ("overhead_1w", "overhead = 1 - Ray 1 worker / local, 8 envs", "<= 0.10"),
-                               ("overhead_2w_equal_envs", "1 - Ray 2 workers x 4 / local, 8 envs", "")):
-        met = "" if not target else ("yes" if t[key + "_met"] else "no")
-        lines.append(f"| {label} | {t[key]:.2f} | {t[key + '_rounds']} | {target} | {met} |")
-    eff = result.get("efficiency", {})
-    if t and "idle_2core_bound" in eff:
-        lines += ["", f"Verdict: scaling 2 workers / 1 worker = {t['scaling_2w_vs_1w']:.2f} "
-                  f"({'meets' if t['scaling_2w_vs_1w_met'] else 'misses'} the 1.6x target); per CPU second the "
-                  f"workers got it is {eff.get('per_worker_core_2w_vs_1w', float('nan')):.2f}, and on 2 cores the "
-                  f"measured per-step costs of replay, learner, driver and Ray's daemons bound it at "
-                  f"{eff['idle_2core_bound']['ratio']:.2f} even on an idle machine (below). Overhead at equal env count "
-                  f"= {t['overhead_1w']:+.2f} ({'meets' if t['overhead_1w_met'] else 'misses'} <= 0.10): Ray with one "
-                  f"worker is faster than one process (two processes overlap acting with replay and learning); its CPU "
-                  f"per env step is {eff.get('cpu_overhead_1w', float('nan')):+.0%} against the local runner's."]
-    if eff:
-        cps, wcs = eff["cpu_ms_per_step"], eff["sps_per_worker_core"]
-        lines += ["", "CPU-normalised (the machine is shared, so SPS ratios also measure who won the CPU):", "",
-                  "| runner | CPU ms per env step, all own processes | env steps / s per core the workers got |",
-                  "|---|---:|---:|"]
-        for name in CONFIGS:
-            if cps.get(name) is not None:
-                lines.append(f"| {name} | {cps[name]:.4f} | {wcs[name]:,.0f} |")
-        lines.append("")
-        if "cpu_overhead_1w" in eff:
-            lines.append(f"- CPU overhead of Ray at 1 worker, 8 envs: {eff['cpu_overhead_1w']:+.0%} CPU per env step "
-                         "against the local runner (Ray spreads it over two processes, so wall-clock SPS can still be "
-                         "higher).")
-        if "per_worker_core_2w_vs_1w" in eff:
-            lines.append(f"- 2 workers against 1, per core the workers got: {eff['per_worker_core_2w_vs_1w']:.2f} (1.00 = "
-                         "each worker as fast per CPU second as a lone one).")
-        if "idle_2core_bound" in eff:
-            b = eff["idle_2core_bound"]
-            lines.append(f"- Bound on an idle 2-core machine from these per-step costs: 1 worker <= {b['one_worker_sps']:,} "
-                         f"SPS (its own core, or 2 cores / all CPU per step), 2 workers <= {b['two_workers_sps']:,} "
-                         f"SPS (2 cores / all CPU per step): ratio <= {b['ratio']:.2f}. Replay, learner, driver and "
-                         "Ray's daemons share the 2 cores with the workers, so on 2 cores the 1.6x target needs those "
-                         "to cost < ~0.25 of a worker's CPU per env step.")
-    own = {n: [round(sum(r["cores_used"].get(k, 0.0) for k in OWN), 2) for r in runs_]
-           for n, runs_ in result["runs"].items() if runs_ and all("cores_used" in r for r in runs_)}
-    if m.get("sched_autogroup"):
-        lines += ["", "The kernel's autogroup scheduling is on here: the CPU is first shared fairly between sessions "
-                  "(this benchmark, a long background benchmark, engineers' test runs), and nice values only order "
-                  "processes inside a session. So a run gets about the same share of the 2 cores whatever its process "
-                  "count or priority: the cores all of a run's own processes got were "
-                  + "; ".join(f"{n} {v}" for n, v in own.items()) + " (per round), out of 2. Two workers cannot "
-                  "get twice the CPU of one here, which is why the CPU-normalised rows above are the ones to read "
-                  "for scaling."]
-    lines += ["", "cores used: CPU seconds per second of the measured window, per role (from /proc): driver (the "
-              "`arena train` process; in local runs it does everything), workers, replay, learner, ray_daemons "
-              "(raylet, GCS, idle workers), others (other users' jobs on this machine), machine_busy (all).", "",
-              "## Pieces", "", "| piece | cost |", "|---|---:|"]
-    for k, v in p.items():
-        lines.append(f"| {k} | {v:,.4g} |" if isinstance(v, float) else f"| {k} | {v:,} |")
-    g = result.get("gpu", {})
-    src = "measured in the Ray runs above (/proc CPU time per env step, median of the 8-envs-per-worker runs)" \
-        if e["costs_from_runs"] else "from the pieces"
-    lines += ["", "## Paper estimate: 8 nodes x 16 cores, one GPU learner", "",
-              f"Layout: the head node holds the driver (1 core), the learner (1 core + the GPU) and "
-              f"{e['replay_shards']} replay shards (1 core each); every other core runs one worker with "
-              f"{ENVS_PER_WORKER} envs: {e['workers']} workers. Driver, learner and each shard are one Python thread "
-              f"each. Per-step CPU costs are {src}; they include Ray's serialisation, parameter pulls and logging.", "",
-              f"- actors: a worker costs {e['worker_ms_per_step']:.4f} ms of CPU per env step (pieces: env "
-              f"{p['env_step_ms_per_env']:.3f} ms, env + forward + chunk assembly {p['worker_ms_per_step']:.3f} ms wall, "
-              f"push {p['push_worker_cpu_ms']:.2f} ms per {p['chunk_steps']}-step chunk) -> 1000 / "
-              f"{e['worker_ms_per_step']:.4f} = {e['per_worker_sps']:,} SPS per worker on its own core; x "
-              f"{e['workers']} workers = {e['per_worker_sps'] * e['workers']:,} SPS.",
-              f"- replay: a shard spends {e['replay_ms_per_step']:.4f} ms per inserted env step (pieces: the insert "
-              f"alone {p['replay_insert_ms_per_chunk']:.2f} ms per {p['chunk_steps']}-step chunk) and "
-              f"{p['replay_sample_ms_per_batch32']:.3f} ms per sampled batch of 32 (x 16 for 512): limit = "
-              f"{e['replay_shards']} x 1000 / ({e['replay_ms_per_step']:.4f} + updates per step x sample ms).",
-              f"- driver: {e['driver_ms_per_step']:.4f} ms per env step ({e['driver_ms_per_step'] * p['chunk_steps']:.2f} "
-              f"ms per {p['chunk_steps']}-step worker message, episode logging included; Ray's floor for one "
-              f"message, submit + wait + get, is {p['driver_msg_cpu_ms']:.2f} ms of driver CPU) -> limit 1000 / "
-              f"{e['driver_ms_per_step']:.4f}.",
-              "- learner: limit = 1000 / (update ms x updates per env step); update time "
-              + ("ASSUMED (no GPU measurement): 1.5 ms at batch 32, 2.0 ms at batch 512." if e["gpu_update_assumed"] else
-                 f"measured with benchmarks/gpu_learner_probe.py on {g.get('device')} (arena's DQNLearner.step, "
-                 f"small_cnn): {g.get('update_ms_b32', 0):.2f} ms at batch 32, {g.get('update_ms_b512', 0):.2f} ms at "
-                 f"batch 512 (Nature CNN on 84x84: {g.get('atari_nature_cnn_b32_ms', 0):.2f} / "
-                 f"{g.get('atari_nature_cnn_b512_ms', 0):.2f} ms). The same time at batch 32 and 512 means the update is "
-                 "bound by per-step overhead (kernel launches and host syncs), not FLOPs."),
-              f"- network: a chunk is {p['chunk_bytes']:,} bytes: {e['chunk_mb_per_s_per_node']} MB/s out of each "
-              f"worker node at full actor speed, {e['head_inbound_mb_per_s']} MB/s into the head node (fine on 10 GbE); "
-              f"parameters ({p['param_bytes']:,} bytes) cross the network once per node per publish.", "",
-              "| replay ratio | actors | learner | replay (4 shards) | driver | saturates first | SPS |",
-              "|---|---:|---:|---:|---:|---|---:|"]
-    for label, row in e["rows"].items():
-        lim = row["limits_sps"]
-        lines.append(f"| {label} | {lim['actors']:,} | {lim['learner']:,} = 1000 / ({row['update_ms']:.2f} x "
-                     f"{row['updates_per_env_step']:.4g}) | {lim['replay']:,} | {lim['driver']:,} | "
-                     f"{row['saturates_first']} | {row['sps']:,} |")
-    lines += ["", result["estimate_note"], ""]
-    return "\n".join(lines)
-
-
-def estimate_note(e: dict[str, Any]) -> str:
-    """What the estimate says, in words, from its numbers."""
-    why = {"learner": "the learner (one update at a time on one GPU)",
-           "replay": "the replay shards (one Python thread each, inserting chunk by chunk)",
-           "driver": "the driver (one Python loop that takes every worker message)",
-           "actors": "the actors themselves (the cluster is fully used)"}
-    parts = []
-    for label, row in e["rows"].items():
-        lim = row["limits_sps"]
-        second = sorted(lim, key=lambda k: lim[k])[1]
-        parts.append(f"{label}: {why[row['saturates_first']]} saturates first at {row['sps']:,} SPS "
-                     f"({row['sps'] / lim['actors']:.1%} of what the {e['workers']} workers could produce; next: "
-                     f"{second} at {lim[second]:,})")
-    return ("Reading: " + "; ".join(parts) + ". At the preset's replay ratio a single learner caps the cluster near "
-            "what one process already does: scaling out needs fewer updates per env step with bigger batches (the GPU "
-            "update costs the same at batch 32 and 512, so batch 512 is nearly free) or several learners. With the "
-            "learner out of the way the Python pieces on the head node come next: the driver pays ~"
-            f"{e['driver_ms_per_step'] * 256:.1f} ms per worker message (Ray's own floor is ~1 ms) and the replay shards "
-            f"~{e['replay_ms_per_step'] * 256:.1f} ms per 256-step chunk; longer chunks (--distributed.chunk-length) "
-            "cut the driver's messages and more shards (--distributed.replay-shards) the insert load. CPU costs are "
-            "from this shared 2-core machine (contended cores run slower); a dedicated modern core would shrink the "
-            "CPU limits by a similar factor, which keeps their order.")
 
 
 def git_state() -> dict[str, Any]:
@@ -679,7 +369,7 @@ def main() -> None:
                      "torch_threads": 1, "ray_num_cpus": 2, "ray_worker_niceness": 0, "epsilon": "agent schedule (--distributed.epsilon None)",
                      "steps": a.steps, "steps_2w": 2 * a.steps, "warmup": a.warmup, "repeats": a.repeats,
                      "configs": {k: {"flags": v[0], "total_envs": v[1]} for k, v in CONFIGS.items()}},
-        "sps_median": med, "targets": targets, "runs": runs, "efficiency": efficiency(runs), "pieces": pieces, "pieces_load_after": pieces_load, "in_run_ms_per_step": real,
+        "sps_median": med, "targets": targets, "runs": runs, "efficiency": efficiency(runs, list(CONFIGS)), "pieces": pieces, "pieces_load_after": pieces_load, "in_run_ms_per_step": real,
         "estimate": est,
         "estimate_note": note,
     }
