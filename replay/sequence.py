@@ -53,6 +53,12 @@ def sequence_priority(td_abs: np.ndarray, mask: np.ndarray, eta: float = 0.9) ->
     return (eta * td.max(axis=1, initial=0.0) + (1.0 - eta) * mean).astype(np.float32)
 
 
+def stores_state(ep_step: np.ndarray, burn_in: int, period: int) -> np.ndarray:
+    """``[N]`` bool: whether the steps at episode steps ``ep_step [N]`` are some window's position 0 with a real
+    step there (``k > 0`` and ``(k + burn_in) % period == 0``): the only states ``SequenceReplay`` stores."""
+    return (ep_step > 0) & ((ep_step + burn_in) % period == 0)
+
+
 class SequenceReplay:
     """A ring of ``capacity`` sequences built from the steps of ``num_envs`` synchronous sub-envs.
 
@@ -127,16 +133,17 @@ class SequenceReplay:
             next_obs: ``[N, *obs_shape]`` observations after the step (final ones where an episode ended).
             terminated, truncated: ``[N]`` bool.
             state: the recurrent state the network was given with ``obs``, as batch-first arrays ``[N, ...]``
-                matching ``state_shapes``; rows at an episode's first step may hold the previous episode's
-                state (the network zeroes them itself): a sequence starting there is stored with zeros.
+                matching ``state_shapes``. Only the rows ``stores_state`` selects are read (and copied): the
+                others may hold anything, e.g. the previous episode's state at an episode's first step.
             env_ids: ``[M]`` the sub-env slots the rows belong to (every argument then has ``M`` rows), for a
                 replay fed by several actors that each own some slots; None: all ``N``, in order.
         """
         ids = range(self.num_envs) if env_ids is None else [int(e) for e in env_ids]
+        keep = stores_state(self.ep_step[list(ids)], self.burn_in, self.period)
         for row, e in enumerate(ids):
             hist = self.history[e]
-            hist.append((obs[row].copy(), int(action[row]), float(reward[row]), bool(terminated[row]),
-                         tuple(np.asarray(x[row], dtype=np.float32).copy() for x in state)))
+            kept = tuple(np.asarray(x[row], dtype=np.float32).copy() for x in state) if keep[row] else None
+            hist.append((obs[row].copy(), int(action[row]), float(reward[row]), bool(terminated[row]), kept))
             if len(hist) > self.seq_steps:
                 del hist[0]
             t = int(self.ep_step[e])  # episode step of the transition just added
@@ -219,8 +226,9 @@ class SequenceReplay:
         history = [{"obs": np.stack([h[0] for h in hist]) if hist else np.zeros((0, *self.obs_shape)),
                     "action": [h[1] for h in hist], "reward": [h[2] for h in hist],
                     "terminated": [h[3] for h in hist],
-                    "state": [np.stack([h[4][i] for h in hist]) if hist else np.zeros((0, *shape))
-                              for i, shape in enumerate(self.state_shapes)]}
+                    # steps whose state is never read hold zeros here (None in memory)
+                    "state": [np.stack([h[4][i] if h[4] is not None else np.zeros(shape, np.float32) for h in hist])
+                              if hist else np.zeros((0, *shape)) for i, shape in enumerate(self.state_shapes)]}
                    for hist in self.history]
         return {"version": _STATE_VERSION, "config": copy.deepcopy(self.config), "ring": ring,
                 "history": history, "ep_step": self.ep_step.copy(), "next_start": self.next_start.copy(),

@@ -41,7 +41,7 @@ from agents.torsos.recurrent import flatten_state
 from envs import make
 from envs.base import EnvSpec
 from replay import ReplayBuffer
-from replay.sequence import SequenceReplay
+from replay.sequence import SequenceReplay, stores_state
 from replay.types import Batch, SequenceBatch, Transition
 from runners.config import TrainConfig
 from runners.distributed_chunk import Chunk, PriorityCalculator
@@ -93,6 +93,7 @@ class ApexWorker:
         self.obs = self.env.reset()
         self.rnn_state: Any = None  # memory cores: the per-env state, None: initial
         self.first = np.ones(num_envs, dtype=bool)  # memory cores: obs starts an episode (its state is zeroed)
+        self.ep_step = np.zeros(num_envs, dtype=np.int64)  # memory cores: episode step of obs (as the shard counts)
         self.since_pull = self.params_period  # pull at the first call
         self.fresh = True  # the shard must forget what an earlier incarnation left in these env slots
         self.inflight: deque[Any] = deque()
@@ -119,7 +120,7 @@ class ApexWorker:
                            time.perf_counter() - start, len(self.inflight), float(self.actor.epsilon))
 
     def _run_chunk(self) -> tuple[Chunk, list[float], list[int]]:
-        t_len, e = self.chunk_length, self.env.num_envs
+        t_len, e, a = self.chunk_length, self.env.num_envs, self.cfg.agent
         obs = np.empty((t_len, *self.obs.shape), self.obs.dtype)
         action = np.empty((t_len, e), np.int64)
         reward = np.empty((t_len, e), np.float32)
@@ -128,17 +129,22 @@ class ApexWorker:
         final_obs: list[np.ndarray] = []
         returns: list[float] = []
         lengths: list[int] = []
-        states: list[list[np.ndarray]] = []  # memory cores: per step, the state leaves given with obs[t]
+        states: list[list[np.ndarray]] = []  # memory cores: state leaves given with obs[t], where a sequence starts
+        state_index: list[np.ndarray] = []
         for t in range(t_len):
             obs[t] = self.obs
             if self.recurrent:
                 given = self.rnn_state if self.rnn_state is not None else self.actor.network.initial_state(e)
-                states.append([x.numpy() for x in flatten_state(given)])
+                rows = np.flatnonzero(stores_state(self.ep_step, a.burn_in, a.sequence_period))
+                if len(rows):
+                    state_index.append(t * e + rows)
+                    states.append([x[torch.as_tensor(rows)].numpy() for x in flatten_state(given)])
                 action[t], self.rnn_state = self.actor.act(self.obs, given, self.first)
             else:
                 action[t], _ = self.actor.act(self.obs)
             res = self.env.step(action[t])
             self.first = res.terminated | res.truncated
+            self.ep_step = np.where(self.first, 0, self.ep_step + 1)
             reward[t] = np.clip(res.reward, -1.0, 1.0) if self.cfg.agent.reward_clip else res.reward
             terminated[t], truncated[t] = res.terminated, res.truncated
             ended = np.flatnonzero(res.terminated | res.truncated)
@@ -151,8 +157,9 @@ class ApexWorker:
             self.obs = res.obs
         index = np.concatenate(final_index) if final_index else np.zeros(0, np.int64)
         finals = np.concatenate(final_obs) if final_obs else np.zeros((0, *obs.shape[2:]), obs.dtype)
-        state = tuple(np.stack(leaf) for leaf in zip(*states, strict=True)) if states else ()
-        chunk = Chunk(obs, self.obs.copy(), action, reward, terminated, truncated, index, finals, state)
+        state = tuple(np.concatenate(leaf) for leaf in zip(*states, strict=True)) if states else ()
+        chunk = Chunk(obs, self.obs.copy(), action, reward, terminated, truncated, index, finals,
+                      np.concatenate(state_index) if state_index else np.zeros(0, np.int64), state)
         return chunk, returns, lengths
 
 
@@ -191,13 +198,14 @@ class ReplayShard:
             # A new worker incarnation starts new episodes in these slots.
             b.restart_envs(ids)
         next_obs = chunk.next_obs()
+        state = chunk.dense_state(b.state_shapes) if isinstance(b, SequenceReplay) else []
         if self.obs_stats is not None:
             self.obs_stats.update(chunk.obs)
         before = b.total_added
         for t in range(chunk.action.shape[0]):
             if isinstance(b, SequenceReplay):
                 b.add(chunk.obs[t], chunk.action[t], chunk.reward[t], next_obs[t], chunk.terminated[t],
-                      chunk.truncated[t], [x[t] for x in chunk.state], env_ids=ids)
+                      chunk.truncated[t], [x[t] for x in state], env_ids=ids)
             else:
                 b.add(Transition(chunk.obs[t], chunk.action[t], chunk.reward[t], next_obs[t], chunk.terminated[t],
                                  chunk.truncated[t]), env_ids=ids)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,7 +17,9 @@ class Chunk:
     """``T`` steps of a worker's ``E`` sub-envs, as shipped to replay.
 
     ``next_obs[t]`` equals ``obs[t + 1]`` except where an episode ended, so only those rows travel
-    (``final_index`` into the flattened ``[T * E]`` steps, ``final_obs``), which halves the bytes.
+    (``final_index`` into the flattened ``[T * E]`` steps, ``final_obs``), which halves the bytes. Memory
+    cores' states travel the same way: only at the steps a sequence starts from (``replay.sequence.stores_state``),
+    a ``1 / period`` share of the steps.
     """
 
     obs: np.ndarray  # [T, E, *obs_shape]
@@ -28,7 +30,19 @@ class Chunk:
     truncated: np.ndarray  # [T, E] bool
     final_index: np.ndarray  # [K] int64 flat indices t * E + e of the steps that ended an episode
     final_obs: np.ndarray  # [K, *obs_shape] their final observations
-    state: tuple[np.ndarray, ...] = ()  # memory cores: per state leaf [T, E, ...], the state given with obs[t]
+    state_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # [J] flat t * E + e
+    state: tuple[np.ndarray, ...] = ()  # memory cores: per state leaf [J, ...], the state given with those obs
+
+    def dense_state(self, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """Per state leaf ``[T, E, *shape]`` float32: the shipped rows, zeros elsewhere (never read)."""
+        t_len, e = self.action.shape
+        out = []
+        for i, shape in enumerate(shapes):
+            dense = np.zeros((t_len * e, *shape), np.float32)
+            if self.state:  # () when no sequence starts in the chunk
+                dense[self.state_index] = self.state[i]
+            out.append(dense.reshape(t_len, e, *shape))
+        return out
 
     def next_obs(self) -> np.ndarray:
         """``[T, E, *obs_shape]`` observation after each step (the final one at episode ends)."""

