@@ -107,6 +107,9 @@ def ray_session(d: DistributedConfig) -> Iterator[bool]:
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": d.log_to_driver,
                               "logging_level": logging.WARNING}
     if d.ray_address is None:
+        # "local": a new private instance. Without it ray.init() joins RAY_ADDRESS or the latest `ray start`
+        # cluster on this machine, which is what --ray-address auto asks for, not the default.
+        kwargs["address"] = "local"
         # Ray starts its worker processes at niceness 15 (below the driver and any other job on the machine);
         # arena's workers are the run's main work, so they run at the driver's priority unless told otherwise.
         os.environ.setdefault("RAY_worker_niceness", "0")

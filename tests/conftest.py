@@ -23,7 +23,8 @@ def local_ray() -> Iterator[None]:
     """A local Ray instance with 2 logical CPUs for one test module, always shut down after it."""
     import ray  # only the Ray tests pay for the import
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address "local": a private instance, never a `ray start` cluster (or RAY_ADDRESS) found on the machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield
     finally:
