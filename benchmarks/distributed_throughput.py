@@ -198,9 +198,8 @@ class ProbeWorker(ApexWorker):
         """Median seconds of one parameter pull (``ray.get`` of the published object + ``load_state_dict``)."""
         walls = []
         for v, ref in enumerate(refs, start=10**6):
-            self.offer = (v, [ref])
             t = time.perf_counter()
-            self.client.update(v)
+            self.params.pull(v, [ref])
             walls.append(time.perf_counter() - t)
         return float(np.median(walls))
 
@@ -228,7 +227,7 @@ def measure_pieces() -> dict[str, Any]:
     # Learner updates on the CPU (one thread), sampled from a filled ReplayShard.
     torch.set_num_threads(1)
     shard = ReplayShard(cfg, spec, {0: (0, ENVS_PER_WORKER)}, cfg.replay.capacity, 0)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
         name = "bench-replay"
         remote_shard: Any = ray.remote(ReplayShard).options(num_cpus=0, name=name).remote(

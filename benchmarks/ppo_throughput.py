@@ -91,7 +91,7 @@ def rllib_sps(steps: int) -> float | str:
         from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
     except ImportError as e:
         return f"not installed ({e})"
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     config = (RLlibPPOConfig()
               .environment("CartPole-v1")
               .framework("torch")

@@ -179,7 +179,7 @@ def run_rllib(algo: str, cap: int, max_minutes: float) -> dict[str, Any]:
 
     load_before = os.getloadavg()
     t_init = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     try:
         algo_obj = rllib_config(algo).build_algo()
         torch.set_num_threads(1)

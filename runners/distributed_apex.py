@@ -35,7 +35,6 @@ import torch
 from agents.dqn import DQNActor, DQNLearner, build_q_network
 from agents.dqn.recurrent import RecurrentDQNLearner
 from agents.normalize import RunningMeanStd
-from agents.params import ParamsClient
 from agents.schedules import LinearSchedule
 from agents.torsos.recurrent import flatten_state
 from envs import make
@@ -45,7 +44,7 @@ from replay.sequence import SequenceReplay, stores_state
 from replay.types import Batch, SequenceBatch, Transition
 from runners.config import TrainConfig
 from runners.distributed_chunk import Chunk, PriorityCalculator
-from runners.distributed_driver import LearnerReport, WorkerStats, to_cpu
+from runners.distributed_driver import LearnerReport, OfferedParams, RayActor, WorkerStats, to_cpu
 from runners.loop import env_options, resolve_device
 
 
@@ -61,7 +60,7 @@ def worker_seed(seed: int, index: int, start_step: int, incarnation: int = 0) ->
     return int(np.random.SeedSequence([seed, index, start_step, incarnation]).generate_state(1)[0] >> 1)
 
 
-class ApexWorker:
+class ApexWorker(RayActor):
     """An env-worker actor: acts with its own epsilon, ships chunks (and initial priorities) to replay."""
 
     def __init__(self, cfg: TrainConfig, spec: EnvSpec, index: int, num_envs: int, epsilon: float | None,
@@ -84,8 +83,7 @@ class ApexWorker:
         torch.manual_seed(seed)
         network = build_q_network(cfg.agent, cfg.torso, spec)
         self.actor = DQNActor(network, cfg.agent, seed=seed + 1, epsilon=epsilon)
-        self.offer: tuple[int, list[Any]] = (0, [])
-        self.client = ParamsClient(self.actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
+        self.params = OfferedParams(self.actor)
         a = cfg.agent
         self.recurrent = network.is_recurrent
         self.priorities = PriorityCalculator(network, num_envs, a.n_step, a.gamma) \
@@ -98,16 +96,11 @@ class ApexWorker:
         self.fresh = True  # the shard must forget what an earlier incarnation left in these env slots
         self.inflight: deque[Any] = deque()
 
-    def node_id(self) -> str:
-        return ray.get_runtime_context().get_node_id()
-
     def collect(self, version: int, params: list[Any]) -> WorkerStats:
         """Pull parameters if due, step ``chunk_length`` times, push the chunk; returns the stats."""
         start = time.perf_counter()
-        if self.since_pull >= self.params_period and params:
-            self.offer = (version, params)
-            if self.client.update(version):
-                self.since_pull = 0
+        if self.since_pull >= self.params_period and self.params.pull(version, params):
+            self.since_pull = 0
         chunk, returns, lengths = self._run_chunk()
         prios = self.priorities(chunk) if self.priorities is not None else None
         while len(self.inflight) >= self.max_inflight:  # backpressure: never more than max_inflight unacked
@@ -178,7 +171,7 @@ def build_replay(cfg: TrainConfig, spec: EnvSpec, capacity: int, num_envs: int,
                         alpha=a.priority_exponent, eps=a.priority_eps, weight_form=a.weight_form, seed=seed)
 
 
-class ReplayShard:
+class ReplayShard(RayActor):
     """A replay actor: one ``ReplayBuffer``; worker ``w`` owns env slots ``slots[w]``."""
 
     def __init__(self, cfg: TrainConfig, spec: EnvSpec, slots: dict[int, tuple[int, int]], capacity: int,
@@ -246,7 +239,7 @@ class ReplayShard:
         return None
 
 
-class ApexLearner:
+class ApexLearner(RayActor):
     """The learner actor: samples the replay shards, steps a ``DQNLearner``, sends priorities, publishes."""
 
     def __init__(self, cfg: TrainConfig, spec: EnvSpec, seed: int, threads: int) -> None:
@@ -264,9 +257,6 @@ class ApexLearner:
         self.sizes: list[int] = []
         self.turn = 0
         self.obs_stats_taken = not cfg.agent.obs_norm
-
-    def node_id(self) -> str:
-        return ray.get_runtime_context().get_node_id()
 
     def device(self) -> str:
         """Where the learner's network lives (``cuda:0`` when the actor got a GPU)."""

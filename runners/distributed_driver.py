@@ -24,6 +24,7 @@ import ray
 import torch
 from ray.exceptions import ActorDiedError, RayActorError
 
+from agents.params import ParamsClient
 from envs.base import EnvSpec
 from runners.evaluate import EvalResult
 from runners.logging import Logger
@@ -103,6 +104,31 @@ class Plan:
         if self.learner_gpus > 0:  # wherever the GPU is
             return {"num_cpus": self.learner_cpus, "num_gpus": self.learner_gpus}
         return {"num_cpus": self.learner_cpus, "scheduling_strategy": near(self.node_id)}
+
+
+class RayActor:
+    """What every arena actor answers besides its own work."""
+
+    def node_id(self) -> str:
+        """The Ray node it runs on (placement: replay beside the learner; tests)."""
+        return ray.get_runtime_context().get_node_id()
+
+
+class OfferedParams:
+    """A worker's view of the learner's parameters: the driver offers ``(version, [ref])`` with every call,
+    and a ``ParamsClient`` pulls them (one ``ray.get`` of a CPU ``state_dict``) only when they are newer."""
+
+    def __init__(self, actor: Any) -> None:
+        """``actor``: what ``ParamsClient`` updates (``update_params(version, params)``, ``version``)."""
+        self.offer: tuple[int, list[Any]] = (0, [])
+        self.client = ParamsClient(actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
+
+    def pull(self, version: int, params: list[Any]) -> bool:
+        """Take the offer; returns whether new parameters were loaded."""
+        if not params:
+            return False
+        self.offer = (version, params)
+        return self.client.update(version)
 
 
 def near(node_id: str, soft: bool = True) -> Any:

@@ -46,14 +46,22 @@ from ray.exceptions import ObjectLostError, OwnerDiedError
 
 from agents.actor_critic import build_actor_critic
 from agents.base import RewardModel
-from agents.params import ParamsClient
 from agents.ppo import PPOLearner
 from agents.reinforce import ReinforceLearner
 from agents.torsos.recurrent import flatten_state, unflatten_state
 from envs.base import EnvSpec
 from replay.types import Rollout
 from runners.distributed_apex import worker_seed
-from runners.distributed_driver import DriverBase, LearnerReport, Plan, WorkerPool, WorkerStats, to_cpu
+from runners.distributed_driver import (
+    DriverBase,
+    LearnerReport,
+    OfferedParams,
+    Plan,
+    RayActor,
+    WorkerPool,
+    WorkerStats,
+    to_cpu,
+)
 from runners.evaluate import EvalResult, evaluate_policy
 from runners.logging import Logger
 from runners.loop import resolve_device
@@ -108,7 +116,7 @@ class _EpisodeLog:
         pass
 
 
-class PGWorker:
+class PGWorker(RayActor):
     """A rollout-worker actor: the single-process ``PGTrainer``'s collection, with parameters from the learner."""
 
     def __init__(self, cfg: PGTrainConfig, index: int, num_envs: int, seed: int) -> None:
@@ -122,17 +130,12 @@ class PGWorker:
         local = replace(cfg, env=replace(cfg.env, num_envs=num_envs), ppo=replace(cfg.ppo, num_minibatches=1),
                         runner=replace(cfg.runner, seed=seed, device="cpu", torch_threads=1))
         self.trainer = PGTrainer(local, self.log)
-        self.offer: tuple[int, list[Any]] = (0, [])
-        self.client = ParamsClient(self.trainer.actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
-
-    def node_id(self) -> str:
-        return ray.get_runtime_context().get_node_id()
+        self.params = OfferedParams(self.trainer.actor)
 
     def collect(self, version: int, params: list[Any]) -> tuple[WorkerStats, Rollout]:
         """Pull the offered parameters (when newer), collect one rollout; returns its stats and the rollout."""
         start = time.perf_counter()
-        self.offer = (version, params)
-        self.client.update(version)
+        self.params.pull(version, params)
         before = self.trainer.step
         self.trainer.env_step()
         rollout, self.trainer.rollout = self.trainer.rollout, None
@@ -143,7 +146,7 @@ class PGWorker:
         return stats, rollout
 
 
-class PGLearner:
+class PGLearner(RayActor):
     """The learner actor: one policy-gradient update per round of rollouts, then a publish."""
 
     def __init__(self, cfg: PGTrainConfig, spec: EnvSpec, num_envs: int, seed: int, threads: int,
@@ -170,9 +173,6 @@ class PGLearner:
         if policy_init is not None:
             self.learner.network.load_policy_state_dict(policy_init)
         self.reward_model = reward_model
-
-    def node_id(self) -> str:
-        return ray.get_runtime_context().get_node_id()
 
     def device(self) -> str:
         """Where the learner's network lives (``cuda:0`` when the actor got a GPU)."""

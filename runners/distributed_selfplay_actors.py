@@ -30,12 +30,11 @@ from agents.alphazero.evaluator import NetworkEvaluator
 from agents.alphazero.mcts import MCTS
 from agents.alphazero.network import build_policy_value_net
 from agents.base import RecurrentState
-from agents.params import ParamsClient
 from envs.games import make_game
 from replay.positions import PositionBuffer
 from replay.types import GameRecord
 from runners.distributed_apex import worker_seed
-from runners.distributed_driver import LearnerReport, to_cpu
+from runners.distributed_driver import LearnerReport, OfferedParams, RayActor, to_cpu
 from runners.selfplay import augment, play_selfplay_games
 from runners.selfplay_config import SelfPlayConfig
 
@@ -84,7 +83,7 @@ class NetworkActor:
         self.version = version
 
 
-class SelfPlayWorker:
+class SelfPlayWorker(RayActor):
     """A game-generating actor: batched MCTS over ``games`` games per call, with parameters from the driver."""
 
     def __init__(self, cfg: SelfPlayConfig, index: int, games: int, seed: int) -> None:
@@ -98,18 +97,13 @@ class SelfPlayWorker:
         self.rng = np.random.default_rng(seed)
         self.mcts = MCTS(cfg.mcts, self.evaluator, self.rng)
         self.actor = NetworkActor(self.evaluator)
-        self.offer: tuple[int, list[Any]] = (0, [])
         # Pulls happen between game batches (every ``games`` games), and only when the offer is newer.
-        self.client = ParamsClient(self.actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
-
-    def node_id(self) -> str:
-        return ray.get_runtime_context().get_node_id()
+        self.params = OfferedParams(self.actor)
 
     def collect(self, version: int, params: list[Any]) -> tuple[GameBatchStats, GameRecord]:
         """Pull the offered parameters (``[ref]`` of a CPU ``state_dict``) when newer, play one batch of games."""
         start = time.perf_counter()
-        self.offer = (version, params)
-        self.client.update(version)
+        self.params.pull(version, params)
         s = self.cfg.selfplay
         record, stats = play_selfplay_games(self.game, self.mcts, self.games, s.temperature_moves, self.rng)
         if s.augment:  # here, not in the learner: the symmetry work scales out with the workers
@@ -118,7 +112,7 @@ class SelfPlayWorker:
                               self.actor.version, time.perf_counter() - start), record
 
 
-class SelfPlayLearner:
+class SelfPlayLearner(RayActor):
     """The learner actor: the position window, gradient steps on it, and parameter publishes."""
 
     def __init__(self, cfg: SelfPlayConfig, threads: int, use_gpu: bool) -> None:
@@ -132,9 +126,6 @@ class SelfPlayLearner:
         self.learner = AlphaZeroLearner(net, cfg.agent, device)
         self.buffer = PositionBuffer(s.replay_window, game.obs_shape, game.num_actions)
         self.rng = np.random.default_rng([s.seed, 1])  # minibatch sampling (the driver's rng does gating)
-
-    def node_id(self) -> str:
-        return ray.get_runtime_context().get_node_id()
 
     def device(self) -> str:
         """Where the learner's network lives (``cuda:0`` when the actor got a GPU)."""
