@@ -26,7 +26,7 @@ from ray.exceptions import ActorDiedError, RayActorError
 
 from agents.params import ParamsClient
 from envs.base import EnvSpec
-from runners.evaluate import EvalResult
+from runners.evaluate import EvalResult, due_evaluation
 from runners.logging import Logger
 
 
@@ -377,15 +377,12 @@ class DriverBase:
 
     def maybe_evaluate(self, force: bool = False) -> None:
         """Evaluate the newest published parameters on the driver, on the single-process schedule and seeds."""
-        r = self.cfg.runner
-        if r.eval_episodes <= 0:
+        due = due_evaluation(self.cfg.runner, self.step, self.evals_done, force)
+        if due is None:
             return
-        due = r.eval_every > 0 and self.step // r.eval_every > self.evals_done
-        if not (due or force):
-            return
-        self.evals_done = self.step // r.eval_every if r.eval_every > 0 else self.evals_done
+        self.evals_done, seed = due
         _, params = self.learner.get_params()
-        self.last_eval = self.evaluate_params(params, r.seed + 1_000_003 * (self.evals_done + 1))
+        self.last_eval = self.evaluate_params(params, seed)
         self.logger.evaluation(self.step, self.last_eval)
 
     # --- state ------------------------------------------------------------------------------------

@@ -35,6 +35,21 @@ class EvalResult:
     video: str | None = None
 
 
+def due_evaluation(runner: Any, step: int, evals_done: int, force: bool = False) -> tuple[int, int] | None:
+    """The schedule every trainer follows: an evaluation every ``runner.eval_every`` env steps (or when
+    ``force``d), unless ``runner.eval_episodes`` is 0.
+
+    Returns:
+        ``(evals_done, seed)`` for the evaluation due at ``step``, or None. The seed depends only on the run's
+        seed and the evaluation's index, so a resumed run evaluates on the same episodes.
+    """
+    every = runner.eval_every
+    if runner.eval_episodes <= 0 or not (force or (every > 0 and step // every > evals_done)):
+        return None
+    done = step // every if every > 0 else evals_done
+    return done, runner.seed + 1_000_003 * (done + 1)
+
+
 def _env_options(cfg: TrainConfig | PGTrainConfig) -> dict[str, object]:
     from runners.loop import env_options  # local import: loop imports this module
     return env_options(cfg)

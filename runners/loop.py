@@ -32,7 +32,7 @@ from replay import ReplayBuffer
 from replay.sequence import SequenceReplay
 from replay.types import Transition
 from runners.config import TrainConfig
-from runners.evaluate import EvalResult, evaluate
+from runners.evaluate import EvalResult, due_evaluation, evaluate
 from runners.logging import Logger
 from runners.pg_config import PGTrainConfig
 
@@ -203,17 +203,13 @@ class Trainer:
         self.params.update(self.learner.updates)
 
     def maybe_evaluate(self, force: bool = False) -> None:
-        every = self.cfg.runner.eval_every
-        if self.cfg.runner.eval_episodes <= 0:
-            return
-        due = every > 0 and self.step // every > self.evals_done
-        if not (due or force):
-            return
-        self.evals_done = self.step // every if every > 0 else self.evals_done
         r = self.cfg.runner
-        self.last_eval = evaluate(self.learner.online, self.cfg, r.eval_episodes, r.eval_epsilon,
-                                  seed=r.seed + 1_000_003 * (self.evals_done + 1), video_dir=self.video_dir,
-                                  step=self.step)
+        due = due_evaluation(r, self.step, self.evals_done, force)
+        if due is None:
+            return
+        self.evals_done, seed = due
+        self.last_eval = evaluate(self.learner.online, self.cfg, r.eval_episodes, r.eval_epsilon, seed=seed,
+                                  video_dir=self.video_dir, step=self.step)
         self.logger.evaluation(self.step, self.last_eval)
 
     # --- state ----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from agents.reinforce import ReinforceLearner
 from envs.base import BatchedEnv, EnvSpec, StepResult
 from replay.rollout import RolloutStorage
 from replay.types import Rollout
-from runners.evaluate import EvalResult, evaluate_policy
+from runners.evaluate import EvalResult, due_evaluation, evaluate_policy
 from runners.logging import Logger
 from runners.loop import open_env, resolve_device
 from runners.pg_config import PGTrainConfig
@@ -258,15 +258,12 @@ class PGTrainer:
 
     def maybe_evaluate(self, force: bool = False) -> None:
         r = self.cfg.runner
-        if r.eval_episodes <= 0:
+        due = due_evaluation(r, self.step, self.evals_done, force)
+        if due is None:
             return
-        due = r.eval_every > 0 and self.step // r.eval_every > self.evals_done
-        if not (due or force):
-            return
-        self.evals_done = self.step // r.eval_every if r.eval_every > 0 else self.evals_done
-        self.last_eval = evaluate_policy(self.learner.network, self.cfg, r.eval_episodes,
-                                         seed=r.seed + 1_000_003 * (self.evals_done + 1), video_dir=self.video_dir,
-                                         step=self.step)
+        self.evals_done, seed = due
+        self.last_eval = evaluate_policy(self.learner.network, self.cfg, r.eval_episodes, seed=seed,
+                                         video_dir=self.video_dir, step=self.step)
         self.logger.evaluation(self.step, self.last_eval)
 
     # --- state ----------------------------------------------------------------------------------
