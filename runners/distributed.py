@@ -6,11 +6,12 @@ builds the family's driver and runs it in the single-process runner's own loop (
 evaluation, target return, checkpoints, SIGINT/SIGTERM), so run directories, metrics, checkpoints and
 ``--resume`` work as in one process.
 
-- DQN family (Ape-X, Horgan et al. 2018): ``runners.distributed_apex`` (actors) and
-  ``runners.distributed_apex_driver`` (driver).
+- DQN family (Ape-X, Horgan et al. 2018): ``runners.distributed_apex`` (actors; what they ship in
+  ``runners.distributed_chunk``) and ``runners.distributed_apex_driver`` (driver).
 - PPO, REINFORCE and GAIL's generator (the discriminator lives with the learner):
   ``runners.distributed_onpolicy``.
-- What both share (worker pool and restarts, metrics, evaluation, state): ``runners.distributed_driver``.
+- What both share: the driver's loop, metrics, evaluation and state (``runners.distributed_driver``), the worker
+  pool with restarts and the actors' parameter pulls (``runners.distributed_pool``).
 - AlphaZero self-play (``arena selfplay PRESET --runner ray``): ``runners.distributed_selfplay``, which uses
   ``ray_session`` and ``fit_resources`` from here.
 

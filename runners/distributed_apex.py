@@ -44,7 +44,8 @@ from replay.sequence import SequenceReplay, stores_state
 from replay.types import Batch, SequenceBatch, Transition
 from runners.config import TrainConfig
 from runners.distributed_chunk import Chunk, PriorityCalculator
-from runners.distributed_driver import LearnerReport, OfferedParams, RayActor, WorkerStats, to_cpu
+from runners.distributed_driver import LearnerReport, WorkerStats, to_cpu
+from runners.distributed_pool import OfferedParams, RayActor
 from runners.loop import env_options, resolve_device
 
 

@@ -27,7 +27,8 @@ from agents.dqn import build_q_network
 from envs.base import EnvSpec
 from runners.config import TrainConfig
 from runners.distributed_apex import ApexLearner, ApexWorker, ReplayShard, apex_epsilons, worker_seed
-from runners.distributed_driver import DriverBase, Plan, WorkerPool, WorkerStats, near
+from runners.distributed_driver import DriverBase, Plan, WorkerStats, near
+from runners.distributed_pool import WorkerPool
 from runners.evaluate import EvalResult, evaluate
 from runners.logging import Logger
 

@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 import ray
 import torch
-from ray.exceptions import ActorDiedError, RayActorError
 
-from agents.params import ParamsClient
 from envs.base import EnvSpec
+from runners.distributed_pool import WorkerPool, kill_actor
 from runners.evaluate import EvalResult, due_evaluation
 from runners.logging import Logger
 
@@ -106,41 +105,12 @@ class Plan:
         return {"num_cpus": self.learner_cpus, "scheduling_strategy": near(self.node_id)}
 
 
-class RayActor:
-    """What every arena actor answers besides its own work."""
-
-    def node_id(self) -> str:
-        """The Ray node it runs on (placement: replay beside the learner; tests)."""
-        return ray.get_runtime_context().get_node_id()
-
-
-class OfferedParams:
-    """A worker's view of the learner's parameters: the driver offers ``(version, [ref])`` with every call,
-    and a ``ParamsClient`` pulls them (one ``ray.get`` of a CPU ``state_dict``) only when they are newer."""
-
-    def __init__(self, actor: Any) -> None:
-        """``actor``: what ``ParamsClient`` updates (``update_params(version, params)``, ``version``)."""
-        self.offer: tuple[int, list[Any]] = (0, [])
-        self.client = ParamsClient(actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
-
-    def pull(self, version: int, params: list[Any]) -> bool:
-        """Take the offer; returns whether new parameters were loaded."""
-        if not params:
-            return False
-        self.offer = (version, params)
-        return self.client.update(version)
-
-
 def near(node_id: str, soft: bool = True) -> Any:
     """Prefer ``node_id`` (soft: fall back to any node with room; note Ray ignores a soft preference for
     actors that reserve no resources, so pin those with ``soft=False``)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return NodeAffinitySchedulingStrategy(node_id=node_id, soft=soft)
-
-
-class WorkerLostError(RuntimeError):
-    """A worker died more often than ``max_restarts`` allows."""
 
 
 def to_cpu(obj: Any) -> Any:
@@ -152,88 +122,6 @@ def to_cpu(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(to_cpu(v) for v in obj)
     return obj
-
-
-class WorkerPool:
-    """One outstanding ``collect`` call per worker actor, and the bookkeeping of worker deaths.
-
-    A call fails with ``ActorUnavailableError`` when its worker died and Ray is restarting it (calls sent
-    during the restart fail the same way), with ``ActorDiedError`` when Ray gave up. A failed worker is
-    retried every ``RETRY_S`` seconds; a death is counted once per down period, and the run stops
-    (``WorkerLostError``) past ``max_restarts`` deaths or ``restart_timeout`` seconds down.
-    """
-
-    RETRY_S = 0.5
-
-    def __init__(self, handles: list[Any], max_restarts: int, restart_timeout: float, num_returns: int = 1) -> None:
-        self.handles, self.max_restarts, self.restart_timeout = handles, max_restarts, restart_timeout
-        self.num_returns = num_returns
-        self.pending: dict[Any, int] = {}  # stats ref -> worker
-        self.extra: dict[int, Any] = {}  # worker -> its call's second return (on-policy: the rollout)
-        self.deaths = [0] * len(handles)
-        self.down_since: list[float | None] = [None] * len(handles)
-        self.retry_at = [0.0] * len(handles)
-
-    def busy(self, i: int) -> bool:
-        return i in self.pending.values()
-
-    def wait(self, learner_call: Any = None) -> list[Any]:
-        """Every finished call among the workers' and ``learner_call`` (if any), after waiting up to ``RETRY_S``
-        seconds for the first one; ``[]`` after a short sleep when no call is out (workers awaiting a retry)."""
-        refs = list(self.pending) + ([learner_call] if learner_call is not None else [])
-        if not refs:
-            time.sleep(0.05)
-            return []
-        ready, _ = ray.wait(refs, num_returns=1, timeout=self.RETRY_S)
-        if ready:
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        return ready
-
-    def can_submit(self, i: int) -> bool:
-        """False for a while after a failed call (its actor is probably still restarting)."""
-        return time.monotonic() >= self.retry_at[i]
-
-    def submit(self, i: int, *args: Any) -> None:
-        method = self.handles[i].collect
-        if self.num_returns == 1:
-            self.pending[method.remote(*args)] = i
-        else:
-            stats, extra = method.options(num_returns=2).remote(*args)
-            self.pending[stats] = i
-            self.extra[i] = extra
-
-    def take(self, ref: Any) -> tuple[int, WorkerStats | None, Any]:
-        """The finished call ``ref``: ``(worker, stats, extra)``; stats None when the worker died during it."""
-        i = self.pending.pop(ref)
-        extra = self.extra.pop(i, None)
-        try:
-            stats = ray.get(ref)
-        except RayActorError as e:
-            now = time.monotonic()
-            down = self.down_since[i]
-            if down is None:
-                self.down_since[i], down = now, now
-                self.deaths[i] += 1
-            self.retry_at[i] = now + self.RETRY_S
-            gave_up = isinstance(e, ActorDiedError) and 0 <= self.max_restarts < self.deaths[i]
-            if gave_up or now - down > self.restart_timeout:
-                raise WorkerLostError(f"worker {i} died {self.deaths[i]} time(s) and is not back "
-                                      f"(--distributed.max-restarts {self.max_restarts}, --distributed.restart-timeout "
-                                      f"{self.restart_timeout:g} s); resume from the last checkpoint") from None
-            return i, None, None
-        self.down_since[i] = None
-        return i, stats, extra
-
-    def kill(self) -> None:
-        for h in self.handles:
-            _kill(h)
-
-
-def _kill(handle: Any) -> None:
-    try:
-        ray.kill(handle, no_restart=True)
-    except Exception:  # already gone: nothing to free
-        pass
 
 
 class LearnerView:
@@ -413,4 +301,4 @@ class DriverBase:
     def close(self) -> None:
         """Kill every actor this trainer started (Ray itself may be shared, e.g. by tests)."""
         self.pool.kill()
-        _kill(self.learner_actor)
+        kill_actor(self.learner_actor)

@@ -52,16 +52,8 @@ from agents.torsos.recurrent import flatten_state, unflatten_state
 from envs.base import EnvSpec
 from replay.types import Rollout
 from runners.distributed_apex import worker_seed
-from runners.distributed_driver import (
-    DriverBase,
-    LearnerReport,
-    OfferedParams,
-    Plan,
-    RayActor,
-    WorkerPool,
-    WorkerStats,
-    to_cpu,
-)
+from runners.distributed_driver import DriverBase, LearnerReport, Plan, WorkerStats, to_cpu
+from runners.distributed_pool import OfferedParams, RayActor, WorkerPool
 from runners.evaluate import EvalResult, evaluate_policy
 from runners.logging import Logger
 from runners.loop import resolve_device

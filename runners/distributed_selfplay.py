@@ -51,7 +51,8 @@ from agents.errors import ConfigError
 from envs.games import make_game
 from runners.distributed import check_resources, fit_resources, ray_session
 from runners.distributed_apex import worker_seed
-from runners.distributed_driver import LearnerReport, Plan, WorkerPool, _kill
+from runners.distributed_driver import LearnerReport, Plan
+from runners.distributed_pool import WorkerPool, kill_actor
 from runners.distributed_selfplay_actors import GameBatchStats, SelfPlayLearner, SelfPlayWorker
 from runners.selfplay import SelfPlayTrainer
 from runners.selfplay_config import SelfPlayConfig
@@ -247,7 +248,7 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
         """Kill every actor this trainer started (Ray itself may be shared, e.g. by tests)."""
         if self.pool is not None:
             self.pool.kill()
-        _kill(self.learner_actor)
+        kill_actor(self.learner_actor)
 
 
 def run_selfplay_ray(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,

@@ -34,7 +34,8 @@ from envs.games import make_game
 from replay.positions import PositionBuffer
 from replay.types import GameRecord
 from runners.distributed_apex import worker_seed
-from runners.distributed_driver import LearnerReport, OfferedParams, RayActor, to_cpu
+from runners.distributed_driver import LearnerReport, to_cpu
+from runners.distributed_pool import OfferedParams, RayActor
 from runners.selfplay import augment, play_selfplay_games
 from runners.selfplay_config import SelfPlayConfig
 

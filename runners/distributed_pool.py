@@ -1,0 +1,127 @@
+"""The Ray runner's worker plumbing: the pool of worker actors the driver keeps one call out to
+(``WorkerPool``, with restarts and ``WorkerLostError``), and what every actor shares (``RayActor``,
+``OfferedParams``: a worker's pull of the learner's newest parameters)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import ray
+from ray.exceptions import ActorDiedError, RayActorError
+
+from agents.params import ParamsClient
+
+if TYPE_CHECKING:
+    from runners.distributed_driver import WorkerStats
+
+
+class RayActor:
+    """What every arena actor answers besides its own work."""
+
+    def node_id(self) -> str:
+        """The Ray node it runs on (placement: replay beside the learner; tests)."""
+        return ray.get_runtime_context().get_node_id()
+
+
+class OfferedParams:
+    """A worker's view of the learner's parameters: the driver offers ``(version, [ref])`` with every call,
+    and a ``ParamsClient`` pulls them (one ``ray.get`` of a CPU ``state_dict``) only when they are newer."""
+
+    def __init__(self, actor: Any) -> None:
+        """``actor``: what ``ParamsClient`` updates (``update_params(version, params)``, ``version``)."""
+        self.offer: tuple[int, list[Any]] = (0, [])
+        self.client = ParamsClient(actor, lambda: (self.offer[0], ray.get(self.offer[1][0])))
+
+    def pull(self, version: int, params: list[Any]) -> bool:
+        """Take the offer; returns whether new parameters were loaded."""
+        if not params:
+            return False
+        self.offer = (version, params)
+        return self.client.update(version)
+
+
+class WorkerLostError(RuntimeError):
+    """A worker died more often than ``max_restarts`` allows."""
+
+
+class WorkerPool:
+    """One outstanding ``collect`` call per worker actor, and the bookkeeping of worker deaths.
+
+    A call fails with ``ActorUnavailableError`` when its worker died and Ray is restarting it (calls sent
+    during the restart fail the same way), with ``ActorDiedError`` when Ray gave up. A failed worker is
+    retried every ``RETRY_S`` seconds; a death is counted once per down period, and the run stops
+    (``WorkerLostError``) past ``max_restarts`` deaths or ``restart_timeout`` seconds down.
+    """
+
+    RETRY_S = 0.5
+
+    def __init__(self, handles: list[Any], max_restarts: int, restart_timeout: float, num_returns: int = 1) -> None:
+        self.handles, self.max_restarts, self.restart_timeout = handles, max_restarts, restart_timeout
+        self.num_returns = num_returns
+        self.pending: dict[Any, int] = {}  # stats ref -> worker
+        self.extra: dict[int, Any] = {}  # worker -> its call's second return (on-policy: the rollout)
+        self.deaths = [0] * len(handles)
+        self.down_since: list[float | None] = [None] * len(handles)
+        self.retry_at = [0.0] * len(handles)
+
+    def busy(self, i: int) -> bool:
+        return i in self.pending.values()
+
+    def wait(self, learner_call: Any = None) -> list[Any]:
+        """Every finished call among the workers' and ``learner_call`` (if any), after waiting up to ``RETRY_S``
+        seconds for the first one; ``[]`` after a short sleep when no call is out (workers awaiting a retry)."""
+        refs = list(self.pending) + ([learner_call] if learner_call is not None else [])
+        if not refs:
+            time.sleep(0.05)
+            return []
+        ready, _ = ray.wait(refs, num_returns=1, timeout=self.RETRY_S)
+        if ready:
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        return ready
+
+    def can_submit(self, i: int) -> bool:
+        """False for a while after a failed call (its actor is probably still restarting)."""
+        return time.monotonic() >= self.retry_at[i]
+
+    def submit(self, i: int, *args: Any) -> None:
+        method = self.handles[i].collect
+        if self.num_returns == 1:
+            self.pending[method.remote(*args)] = i
+        else:
+            stats, extra = method.options(num_returns=2).remote(*args)
+            self.pending[stats] = i
+            self.extra[i] = extra
+
+    def take(self, ref: Any) -> tuple[int, WorkerStats | None, Any]:
+        """The finished call ``ref``: ``(worker, stats, extra)``; stats None when the worker died during it."""
+        i = self.pending.pop(ref)
+        extra = self.extra.pop(i, None)
+        try:
+            stats = ray.get(ref)
+        except RayActorError as e:
+            now = time.monotonic()
+            down = self.down_since[i]
+            if down is None:
+                self.down_since[i], down = now, now
+                self.deaths[i] += 1
+            self.retry_at[i] = now + self.RETRY_S
+            gave_up = isinstance(e, ActorDiedError) and 0 <= self.max_restarts < self.deaths[i]
+            if gave_up or now - down > self.restart_timeout:
+                raise WorkerLostError(f"worker {i} died {self.deaths[i]} time(s) and is not back "
+                                      f"(--distributed.max-restarts {self.max_restarts}, --distributed.restart-timeout "
+                                      f"{self.restart_timeout:g} s); resume from the last checkpoint") from None
+            return i, None, None
+        self.down_since[i] = None
+        return i, stats, extra
+
+    def kill(self) -> None:
+        for h in self.handles:
+            kill_actor(h)
+
+
+def kill_actor(handle: Any) -> None:
+    try:
+        ray.kill(handle, no_restart=True)
+    except Exception:  # already gone: nothing to free
+        pass
