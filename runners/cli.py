@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 import tyro
 
-from agents.errors import ConfigError
+from agents.errors import ConfigError, RunAbortedError
 from envs import EnvIdError, UnsupportedEnvError
 from envs.games.base import GameError
 from replay.demos import DemosError
@@ -300,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             DemosError) as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 2
+    except RunAbortedError as e:
+        print(f"arena: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("arena: interrupted", file=sys.stderr)
         return 130

@@ -39,12 +39,13 @@ import torch
 from rich.console import Console
 
 from agents.base import RewardModel
-from agents.errors import ConfigError
+from agents.errors import ConfigError, RunAbortedError
 from envs.make import spec_for
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
 from runners.distributed_config import DistributedConfig
 from runners.distributed_driver import DriverBase, Plan
+from runners.distributed_pool import WorkerLostError
 from runners.imitation import gail_setup
 from runners.logging import NullLogger, RunLogger
 from runners.loop import RunResult, env_options, run, validate
@@ -243,8 +244,13 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
                 p = trainer.plan
                 console.log(f"ray: {p.num_workers} workers x {p.envs_per_worker} envs ({p.worker_cpus:g} CPU each), "
                             f"learner on {ray.get(trainer.learner_actor.device.remote())}; run directory {run_dir}")
-                result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config, env_spec),
-                             stop_at=stop_at)
+                try:
+                    result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config, env_spec),
+                                 stop_at=stop_at)
+                except WorkerLostError as e:  # learner and replay live on: keep what they learned
+                    save_trainer(trainer, run_dir, False, config, env_spec)
+                    raise RunAbortedError(f"{e} (checkpoint saved at step {trainer.step:,}: arena train --resume "
+                                          f"{run_dir})") from None
                 curve = plot_runs([run_dir], run_dir / "learning_curve.png", title=f"{cfg.preset} on {cfg.env.id}")
                 logger.finish(_summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
             finally:

@@ -42,7 +42,7 @@ class OfferedParams:
 
 
 class WorkerLostError(RuntimeError):
-    """A worker died more often than ``max_restarts`` allows."""
+    """A worker died more often than ``max_restarts`` allows, or stayed down past ``restart_timeout``."""
 
 
 class WorkerPool:
@@ -110,7 +110,7 @@ class WorkerPool:
             if gave_up or now - down > self.restart_timeout:
                 raise WorkerLostError(f"worker {i} died {self.deaths[i]} time(s) and is not back "
                                       f"(--distributed.max-restarts {self.max_restarts}, --distributed.restart-timeout "
-                                      f"{self.restart_timeout:g} s); resume from the last checkpoint") from None
+                                      f"{self.restart_timeout:g} s)") from None
             return i, None, None
         self.down_since[i] = None
         return i, stats, extra

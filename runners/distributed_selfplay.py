@@ -47,16 +47,16 @@ from rich.console import Console
 
 from agents.alphazero.evaluator import NetworkEvaluator
 from agents.alphazero.network import build_policy_value_net
-from agents.errors import ConfigError
+from agents.errors import ConfigError, RunAbortedError
 from envs.games import make_game
 from runners.distributed import check_resources, fit_resources, ray_session
 from runners.distributed_apex import worker_seed
 from runners.distributed_driver import LearnerReport, Plan
-from runners.distributed_pool import WorkerPool, kill_actor
+from runners.distributed_pool import WorkerLostError, WorkerPool, kill_actor
 from runners.distributed_selfplay_actors import GameBatchStats, SelfPlayLearner, SelfPlayWorker
 from runners.selfplay import SelfPlayTrainer
 from runners.selfplay_config import SelfPlayConfig
-from runners.selfplay_run import SelfPlayResult, run_selfplay
+from runners.selfplay_run import SelfPlayResult, run_selfplay, save_selfplay
 
 
 def check_selfplay_config(cfg: SelfPlayConfig) -> None:
@@ -264,6 +264,11 @@ def run_selfplay_ray(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, s
             console.log(f"ray: {plan.num_workers} self-play workers x {plan.envs_per_worker} games "
                         f"({plan.worker_cpus:g} CPU each), learner on "
                         f"{ray.get(trainer.learner_actor.device.remote())}")
-            return run_selfplay(cfg, run_dir, resume=resume, stop_at=stop_at, console=console, trainer=trainer)
+            try:
+                return run_selfplay(cfg, run_dir, resume=resume, stop_at=stop_at, console=console, trainer=trainer)
+            except WorkerLostError as e:  # learner and position window live on: keep what they hold
+                save_selfplay(trainer, run_dir, final=False)
+                raise RunAbortedError(f"{e} (checkpoint saved at iteration {trainer.iteration}: arena selfplay "
+                                      f"--resume {run_dir})") from None
         finally:
             trainer.close()

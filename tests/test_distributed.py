@@ -27,6 +27,7 @@ from runners.distributed_apex_driver import ApexTrainer
 from runners.distributed_chunk import Chunk, PriorityCalculator
 from runners.distributed_config import DistributedConfig
 from runners.distributed_onpolicy import concat_rollouts
+from runners.distributed_pool import WorkerLostError, WorkerPool
 from runners.loop import run
 from runners.pg_config import PGTrainConfig
 from runners.presets import PRESETS
@@ -186,6 +187,29 @@ def test_killed_worker_is_restarted_and_training_goes_on(preset: str, local_ray:
         assert trainer.pool.deaths == [1, 0]
     finally:
         trainer.close()
+
+
+def test_lost_workers_end_the_run_in_one_line_with_a_checkpoint(local_ray: None, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    take, calls = WorkerPool.take, [0]
+
+    def lose_after_some(self: WorkerPool, ref: Any) -> Any:  # as if worker 0 stayed down past its restarts
+        calls[0] += 1
+        if calls[0] > 40:
+            raise WorkerLostError("worker 0 died 6 time(s) and is not back")
+        return take(self, ref)
+
+    monkeypatch.setattr(WorkerPool, "take", lose_after_some)
+    run_dir = tmp_path / "run"
+    code = main(["train", "dqn-cartpole", "--runner", "ray", "--runner.total-steps", "100000", "--runner.eval-episodes",
+                 "0", "--replay.learning-starts", "200", "--runner.train-every", "8", "--log.run-dir", str(run_dir),
+                 "--log.wandb", "off", "--log.no-progress"])
+    assert code == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("arena: error: worker 0 died") and f"arena train --resume {run_dir}" in last
+    state = load_trainer_state(run_dir)  # nothing learned is lost: the learner's state was saved on the way out
+    assert state["step"] > 0 and state["learner"]["updates"] > 0
 
 
 def test_synchronous_reinforce_learns_only_fresh_rollouts(local_ray: None, tmp_path: Path) -> None:

@@ -14,13 +14,15 @@ import ray
 import torch
 
 from agents.bots import make_player
+from agents.errors import RunAbortedError
 from envs.games import make_game
 from runners.alphazero_player import load_player
 from runners.checkpoint import load
 from runners.cli import main
 from runners.config import LogConfig
 from runners.distributed_config import DistributedConfig
-from runners.distributed_selfplay import RaySelfPlayTrainer
+from runners.distributed_pool import WorkerLostError, WorkerPool
+from runners.distributed_selfplay import RaySelfPlayTrainer, run_selfplay_ray
 from runners.selfplay_config import SelfPlayConfig, alphazero_tictactoe
 from runners.selfplay_run import run_selfplay
 from runners.tournament import play_match
@@ -131,3 +133,21 @@ def test_ray_selfplay_learns_tictactoe(local_ray: None, tmp_path: Path) -> None:
     l2, d2, w2 = play_match(game, perfect, az, 50, seed=4)  # alphazero moves second
     assert w1 + w2 == 0  # nobody beats perfect play
     assert l1 == 0 and l2 == 0, f"lost {l1} as first and {l2} as second player (draws {d1}, {d2})"
+
+
+def test_lost_workers_end_self_play_with_a_checkpoint(local_ray: None, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    take, calls = WorkerPool.take, [0]
+
+    def lose_after_some(self: WorkerPool, ref: Any) -> Any:  # as if a worker stayed down past its restarts
+        calls[0] += 1
+        if calls[0] > 6:  # two workers: three iterations' batches, then the loss
+            raise WorkerLostError("worker 1 died 6 time(s) and is not back")
+        return take(self, ref)
+
+    monkeypatch.setattr(WorkerPool, "take", lose_after_some)
+    with pytest.raises(RunAbortedError, match=r"worker 1 died .* arena selfplay --resume"):
+        run_selfplay_ray(tiny_ray(tmp_path, iterations=10), tmp_path)
+    saved = load(tmp_path / "checkpoints" / "latest.pt")["trainer"]
+    assert saved["iteration"] >= 2 and saved["learner"]["version"] > 0
+
