@@ -173,7 +173,8 @@ def build_replay(cfg: TrainConfig, spec: EnvSpec, capacity: int, num_envs: int,
 
 
 class ReplayShard(RayActor):
-    """A replay actor: one ``ReplayBuffer``; worker ``w`` owns env slots ``slots[w]``."""
+    """A replay actor: one ``ReplayBuffer`` (a ``SequenceReplay`` for memory cores); worker ``w`` owns env slots
+    ``slots[w]``."""
 
     def __init__(self, cfg: TrainConfig, spec: EnvSpec, slots: dict[int, tuple[int, int]], capacity: int,
                  seed: int) -> None:
