@@ -222,8 +222,10 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
     # --- checkpoint state -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The single-process trainer's keys (learner and window from the learner actor) plus the learner's rng."""
-        while self.learner_call is not None:  # never between iterations, but a checkpoint must be consistent
-            self._pump()
+        if self.learner_call is not None:  # only after a lost worker: wait for the learner alone, take no games
+            ref, self.learner_call = self.learner_call, None
+            self.report = ray.get(ref)
+            self.gate_score = self._take_report(self.report, gate=True)
         learner = ray.get(self.learner_actor.state_dict.remote())
         return {"iteration": self.iteration, "games": self.games, "learner": learner["learner"],
                 "best": self.best.state_dict() if self.best is not None else None,
