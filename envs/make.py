@@ -21,7 +21,7 @@ import gymnasium as gym
 
 from envs.atari import atari_game, game_names, make_atari
 from envs.base import BatchedEnv, EnvSpec
-from envs.errors import EnvIdError
+from envs.errors import EnvIdError, UnsupportedEnvError
 from envs.fakes import FAKE_ENVS, make_fake
 from envs.gymnasium_env import make_gymnasium
 from envs.minatar_env import GAMES as MINATAR_GAMES
@@ -86,7 +86,8 @@ def make(env_id: str, num_envs: int = 1, seed: int = 0, **options: Any) -> Batch
     Raises:
         EnvIdError: unknown id (the message suggests close matches).
         UnsupportedEnvError: the env's actions are neither ``Discrete`` nor a 1-D float ``Box``
-            (MultiDiscrete, Dict, 2-D Box, ...), or its observations are unsupported.
+            (MultiDiscrete, Dict, 2-D Box, ...), or its observations are unsupported, or it needs a
+            package that is not installed (Box2D: the message names the pip extra).
     """
     if env_id in FAKE_ENVS:
         return make_fake(env_id, num_envs, seed, **options)
@@ -102,7 +103,20 @@ def make(env_id: str, num_envs: int = 1, seed: int = 0, **options: Any) -> Batch
         return make_atari(env_id, game_name, num_envs, seed, **options)
     if env_id not in gym.registry:
         _raise_unknown(env_id)
-    return make_gymnasium(env_id, num_envs, seed, **options)
+    try:
+        return make_gymnasium(env_id, num_envs, seed, **options)
+    except gym.error.DependencyNotInstalled as e:
+        raise UnsupportedEnvError(_missing_dependency(env_id, str(e))) from None
+
+
+def _missing_dependency(env_id: str, message: str) -> str:
+    """One line naming the pip extra to install (Gymnasium's message spans lines and says it in prose)."""
+    extra = re.search(r"gymnasium\[([\w-]+)\]", message)
+    if extra is None:
+        return f"{env_id} needs a package that is not installed: " + " ".join(message.split())
+    hint = " (Box2D builds with swig: pip install swig first)" if extra.group(1) == "box2d" else ""
+    return (f"{env_id} needs Gymnasium's {extra.group(1)} extra, which is not installed: "
+            f"pip install 'gymnasium[{extra.group(1)}]'{hint}")
 
 
 def spec_for(env_id: str, **options: Any) -> EnvSpec:

@@ -7,11 +7,17 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from agents.constraints import MAX_SEED, MAX_STEPS, AllowInf, Ge, Interval
 from agents.dqn.config import DQNConfig
 from agents.torsos import TorsoConfig
 from runners.distributed_config import DistributedConfig
+
+# Sub-envs (and evaluation episodes, each its own sub-env) one process steps together.
+MAX_ENVS = 4_096
+# Replay slots: 1e9 transitions of even a 4-float CartPole observation hold about 40 GB.
+MAX_CAPACITY = 10**9
 
 
 @dataclass(frozen=True)
@@ -20,15 +26,15 @@ class EnvConfig:
 
     id: str = "CartPole-v1"
     """Env id: any Gymnasium id, ale:GAME (native ALE vector env), minatar:GAME, or fake:NAME."""
-    num_envs: int = 1
+    num_envs: Annotated[int, Interval(ge=1, le=MAX_ENVS)] = 1
     """Sub-environments stepped together by the actor."""
-    repeat_action_probability: float = 0.0
+    repeat_action_probability: Annotated[float, Interval(ge=0, le=1)] = 0.0
     """Atari sticky actions (0.0: the Nature-DQN protocol; 0.25: Machado et al. 2018)."""
     terminal_on_life_loss: bool = False
     """Atari: end the learning episode on a lost life (the env still resets only on game over)."""
     full_action_space: bool = False
     """Atari: all 18 actions instead of the game's minimal set."""
-    frame_stack: int = 1
+    frame_stack: Annotated[int, Interval(ge=1, le=64)] = 1
     """MinAtar: stack this many observations along the channels (Atari stacks its own 4 frames)."""
 
 
@@ -36,37 +42,41 @@ class EnvConfig:
 class ReplayConfig:
     """Replay storage size and when learning starts."""
 
-    capacity: int = 50_000
-    """Transitions kept (Atari frames are stored once each)."""
-    learning_starts: int = 1_000
+    capacity: Annotated[int, Interval(ge=1, le=MAX_CAPACITY)] = 50_000
+    """Transitions kept (Atari frames are stored once each); refused when it cannot fit the available memory."""
+    learning_starts: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 1_000
     """Env steps collected before the first update."""
-    checkpoint_budget_gb: float = 4.0
-    """Save the replay buffer with checkpoints when it needs at most this many GB (exact resume)."""
+    checkpoint_budget_gb: Annotated[float, Ge(0), AllowInf] = 4.0
+    """Save the replay buffer with checkpoints when it needs at most this many GB (exact resume; 0: never, inf:
+    always)."""
 
 
 @dataclass(frozen=True)
 class RunnerConfig:
     """The training loop's cadence."""
 
-    total_steps: int = 50_000
+    total_steps: Annotated[int, Interval(ge=1, le=MAX_STEPS)] = 50_000
     """Env steps to train for, summed over sub-environments."""
-    train_every: int = 1
+    train_every: Annotated[int, Interval(ge=1, le=MAX_STEPS)] = 1
     """Env steps (summed over sub-environments) per gradient update."""
-    eval_every: int = 5_000
+    eval_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 5_000
     """Env steps between evaluations (0: only at the end)."""
-    eval_episodes: int = 10
+    eval_episodes: Annotated[int, Interval(ge=0, le=MAX_ENVS)] = 10
     """Episodes per evaluation, each from its own seeded sub-environment (0: no evaluation)."""
-    eval_epsilon: float = 0.0
+    eval_epsilon: Annotated[float, Interval(ge=0, le=1)] = 0.0
     """Epsilon used in evaluation (0: greedy)."""
+    eval_max_steps: int | None = 27_000
+    """Agent steps after which an evaluation episode is cut and counted as truncated (27,000: the Atari
+    protocol's 108,000 frames at frame skip 4; None: no cap beyond the env's own time limit)."""
     target_return: float | None = None
     """Stop early once the evaluation mean reaches this return (None: train for total_steps)."""
-    checkpoint_every: int = 10_000
-    """Env steps between checkpoints (a checkpoint is also written at the end and on SIGINT/SIGTERM)."""
-    seed: int = 0
+    checkpoint_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 10_000
+    """Env steps between checkpoints (0: only at the end); one is also written at the end and on SIGINT/SIGTERM."""
+    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
     """Run seed; every RNG (envs, exploration, replay, network init) derives from it."""
     device: str = "auto"
     """Torch device for the learner: auto (cuda when present), cpu, cuda, cuda:1, ..."""
-    torch_threads: int = 0
+    torch_threads: Annotated[int, Interval(ge=0, le=4_096)] = 0
     """torch intra-op threads (0: torch's default)."""
 
 
@@ -84,7 +94,7 @@ class LogConfig:
     """Record a video of one episode at each evaluation (into RUN_DIR/videos)."""
     progress: bool = True
     """Show the progress bar."""
-    log_every: int = 1_000
+    log_every: Annotated[int, Interval(ge=1, le=MAX_STEPS)] = 1_000
     """Env steps between metric lines in metrics.jsonl."""
 
 

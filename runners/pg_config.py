@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 from agents.actor_critic import ActorCriticConfig
+from agents.constraints import MAX_SEED, MAX_STEPS, Interval
 from agents.gail.config import BCConfig, GAILConfig
 from agents.ppo.config import PPOConfig
 from agents.reinforce.config import ReinforceConfig
 from agents.torsos import TorsoConfig
-from runners.config import EnvConfig, LogConfig
+from runners.config import MAX_ENVS, EnvConfig, LogConfig
 from runners.distributed_config import DistributedConfig
 
 
@@ -19,21 +20,24 @@ from runners.distributed_config import DistributedConfig
 class PGRunnerConfig:
     """The on-policy loop: how long, evaluation, checkpoints, seed and device."""
 
-    total_steps: int = 100_000
+    total_steps: Annotated[int, Interval(ge=1, le=MAX_STEPS)] = 100_000
     """Env steps to train for, summed over sub-environments (a rollout in progress is finished)."""
-    eval_every: int = 10_000
+    eval_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 10_000
     """Env steps between evaluations (0: only at the end)."""
-    eval_episodes: int = 10
+    eval_episodes: Annotated[int, Interval(ge=0, le=MAX_ENVS)] = 10
     """Episodes per evaluation, greedy (the distribution's mode), each from its own seeded sub-environment."""
+    eval_max_steps: int | None = 27_000
+    """Agent steps after which an evaluation episode is cut and counted as truncated (27,000: the Atari
+    protocol's 108,000 frames at frame skip 4; None: no cap beyond the env's own time limit)."""
     target_return: float | None = None
     """Stop early once the evaluation mean reaches this return (None: train for total_steps)."""
-    checkpoint_every: int = 50_000
-    """Env steps between checkpoints (a checkpoint is also written at the end and on SIGINT/SIGTERM)."""
-    seed: int = 0
+    checkpoint_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 50_000
+    """Env steps between checkpoints (0: only at the end); one is also written at the end and on SIGINT/SIGTERM."""
+    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
     """Run seed; every RNG (envs, action sampling, minibatches, network init) derives from it."""
     device: str = "auto"
     """Torch device: auto (cuda when present), cpu, cuda, cuda:1, ..."""
-    torch_threads: int = 0
+    torch_threads: Annotated[int, Interval(ge=0, le=4_096)] = 0
     """torch intra-op threads (0: torch's default)."""
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Annotated, TextIO
 
 import tyro
 
 from agents.bots.base import Player
+from agents.constraints import MAX_SEED, Interval
+from agents.errors import ConfigError
 from envs.games.base import Game, GameError, GameState
 
 QUIT = {"q", "quit", "exit"}
@@ -30,7 +32,7 @@ class PlayArgs:
     """tictactoe, connect4 or openspiel:NAME."""
     human_first: bool = True
     """Whether you move first."""
-    seed: int = 0
+    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
     """Seed of the bot."""
 
 
@@ -93,6 +95,8 @@ def cmd_play(argv: Sequence[str]) -> int:
     from runners.tournament import resolve_player
 
     a = parse(PlayArgs, argv, "arena play")
+    if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (``<&-``): nowhere to read moves from
+        raise ConfigError("arena play reads your moves from stdin, which is closed; run it in a terminal")
     game = make_game(a.game)
     bot = resolve_player(a.player, game, a.seed)
     play_game(game, bot, a.human_first, sys.stdin, sys.stdout)

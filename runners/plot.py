@@ -23,6 +23,9 @@ def read_metrics(run_dir: Path) -> list[dict[str, object]]:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a line cut by a crash
+    if records and all("step" not in r for r in records) and any("iteration" in r for r in records):
+        raise PlotError(f"{run_dir} is a self-play run, counted in iterations, not env steps: its Elo curve is "
+                        f"{run_dir / 'elo_curve.png'}")
     return records
 
 

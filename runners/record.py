@@ -10,11 +10,13 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import tyro
 
 from agents.actor_critic import ActorCritic, PolicyActor
+from agents.constraints import MAX_COUNT, MAX_SEED, Interval, MinLen
 from agents.dqn import QNetwork
 from replay.demos import record_dataset
 from runners.config import TrainConfig
@@ -27,11 +29,11 @@ class RecordArgs:
 
     checkpoint: tyro.conf.Positional[str]
     """Run directory or checkpoint file (any arena agent: DQN family, REINFORCE, PPO, BC, GAIL)."""
-    out: str
+    out: Annotated[str, MinLen(1)]
     """Dataset name: the dataset id becomes arena/NAME-v0 (pass it to --demos)."""
-    episodes: int = 4
+    episodes: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 4
     """Number of complete episodes."""
-    seed: int = 0
+    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
     """Seed of the episodes (and of action sampling with --no-greedy)."""
     greedy: bool = True
     """Act greedily (the distribution's mode, or the best Q-value); --no-greedy samples from the policy."""
@@ -64,8 +66,11 @@ def episode_policy(network: object, act: Callable[[np.ndarray], np.ndarray], gre
 def cmd_record(argv: Sequence[str]) -> int:
     from runners.cli import parse
     from runners.evaluate_cli import load_policy
+    from runners.validation import check_creatable_dir
 
     a = parse(RecordArgs, argv, "arena record")
+    if a.root:  # before the episodes are rolled out: Minari creates the directory only at the end
+        check_creatable_dir(Path(a.root), "--root")
     policy = load_policy(Path(a.checkpoint), greedy=a.greedy, seed=a.seed)
     metadata = {"checkpoint": str(policy.path), "checkpoint_sha256": sha256(policy.path),
                 "preset": policy.cfg.preset, "algorithm": f"arena {policy.cfg.preset}", "greedy": a.greedy}

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import tyro
@@ -22,6 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agents.bots import SPEC_FORMS, make_player
 from agents.bots.base import Player
+from agents.constraints import MAX_COUNT, MAX_SEED, Interval
+from agents.errors import ConfigError
 from envs.games.base import Game, GameError
 from runners.elo import EloResult, fit_wdl
 
@@ -190,16 +192,17 @@ class TournamentArgs:
     """Two or more of: random, minimax, minimax:DEPTH, mcts:N, openspiel-mcts:N, alphazero:CHECKPOINT[:SIMS]."""
     game: str
     """tictactoe, connect4 or openspiel:NAME."""
-    games_per_pair: int = 20
+    games_per_pair: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 20
     """Games each pair plays (half with each player moving first)."""
-    seed: int = 0
+    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
     """Seed of the players and of every match."""
     out: str | None = None
     """Output directory (default runs/tournament-GAME-TIME)."""
     wandb: Literal["off", "offline", "online"] = "off"
     """Also log the tables to a wandb run."""
     anchor: str = "random"
-    """Player rated 0 Elo (the first player when it is not playing)."""
+    """Player rated 0 Elo: one of the players (the default, random, falls back to the first player when it is not
+    playing)."""
     progress: bool = True
     """Show a progress bar over games."""
 
@@ -219,8 +222,8 @@ def cmd_tournament(argv: Sequence[str]) -> int:
         raise UsageError("a tournament needs at least two players")
     if len(set(a.players)) != len(a.players):
         raise UsageError("each player may appear only once")
-    if a.games_per_pair < 1:
-        raise UsageError("--games-per-pair must be at least 1")
+    if a.anchor != TournamentArgs.anchor and a.anchor not in a.players:
+        raise ConfigError(f"--anchor {a.anchor} is not one of the players ({', '.join(a.players)})")
     game = make_game(a.game)
     players = {spec: resolve_player(spec, game, _seeds(a.seed, 1000 + k, n=1)[0]) for k, spec in enumerate(a.players)}
     out_dir = Path(a.out) if a.out else default_out_dir(a.game)

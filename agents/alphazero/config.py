@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from agents.constraints import MAX_COUNT, MAX_WIDTH, Ge, Gt, Interval
 
 
 @dataclass(frozen=True)
 class AlphaZeroConfig:
     """Optimisation of the policy-value network."""
 
-    lr: float = 1e-3
+    lr: Annotated[float, Gt(0)] = 1e-3
     """Learning rate."""
     optimizer: str = "adam"
     """Optimiser: adam, rmsprop, sgd, nesterov, adagrad, adamax or nadam."""
-    l2: float = 1e-4
+    l2: Annotated[float, Ge(0)] = 1e-4
     """c in the loss: L2 penalty on weights (the paper's 1e-4)."""
-    value_weight: float = 1.0
+    value_weight: Annotated[float, Ge(0)] = 1.0
     """Weight of the value loss (z - v)^2 (1 in the paper)."""
-    batch_size: int = 256
+    batch_size: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 256
     """Positions per update."""
-    max_grad_norm: float = 0.0
+    max_grad_norm: Annotated[float, Ge(0)] = 0.0
     """Clip the gradient norm (0: off)."""
-    value_hidden: int = 64
+    value_hidden: Annotated[int, Interval(ge=1, le=MAX_WIDTH)] = 64
     """Hidden width of the value head."""

@@ -33,12 +33,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 from numba import njit
 
 from agents.alphazero.evaluator import Evaluator
-from agents.errors import ConfigError
+from agents.constraints import MAX_COUNT, Ge, Gt, Interval, check_fields
 from envs.games.base import GameState
 
 # Rows of Node.stats: priors, visit counts, total values, pending (virtual-loss) paths.
@@ -55,30 +56,28 @@ _NO_RETURNS.flags.writeable = False
 class MCTSConfig:
     """PUCT search settings (AlphaZero's values as defaults)."""
 
-    num_simulations: int = 100
+    num_simulations: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 100
     """Simulations per search, per root (each adds one leaf, or revisits a terminal one)."""
-    c_puct: float = 1.25
+    c_puct: Annotated[float, Ge(0)] = 1.25
     """pb_c_init: exploration constant c(s) starts from (AlphaZero pseudocode)."""
-    c_base: float = 19652.0
+    c_base: Annotated[float, Gt(0)] = 19652.0
     """pb_c_base: c(s) = log((1 + N(s) + c_base) / c_base) + c_puct grows slowly with the parent's visits."""
-    dirichlet_alpha: float = 0.3
+    dirichlet_alpha: Annotated[float, Gt(0)] = 0.3
     """Dirichlet(alpha) root noise concentration (0.3 chess, 0.15 shogi, 0.03 Go in the paper)."""
-    dirichlet_epsilon: float = 0.25
+    dirichlet_epsilon: Annotated[float, Interval(ge=0, le=1)] = 0.25
     """Root priors become (1 - eps) * P + eps * noise when searching with noise (self-play)."""
-    leaves_per_tree: int = 1
+    leaves_per_tree: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 1
     """Leaves collected per tree per evaluation round; > 1 spreads them with virtual loss (bigger batches,
     slightly weaker search per simulation)."""
-    virtual_loss: float = 1.0
+    virtual_loss: Annotated[float, Ge(0)] = 1.0
     """Each pending path counts as this many lost visits on its edges until its leaf is backed up."""
-    fpu: float = 0.0
+    fpu: Annotated[float, Interval(ge=-1, le=1)] = 0.0
     """First-play urgency: Q of unvisited children, from the parent's player's view (0: a draw, as in the
-    AlphaZero pseudocode; negative values search more narrowly)."""
+    AlphaZero pseudocode; negative values search more narrowly; in [-1, 1], the range of values)."""
 
     def __post_init__(self) -> None:
-        if self.num_simulations < 1 or self.leaves_per_tree < 1:
-            raise ConfigError("mcts: num_simulations and leaves_per_tree must be >= 1")
-        if not 0.0 <= self.dirichlet_epsilon <= 1.0 or self.dirichlet_alpha <= 0.0:
-            raise ConfigError("mcts: need 0 <= dirichlet_epsilon <= 1 and dirichlet_alpha > 0")
+        # Search is also built without the CLI (bots, tests): refuse its ranges here too, declared once above.
+        check_fields(self, "--mcts.")
 
 
 class Node:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from agents.constraints import MAX_COUNT, MAX_STEPS, MAX_WIDTH, Ge, Gt, Interval
 
 RewardForm = Literal["-log(1-D)", "log D", "log D - log(1-D)"]
 
@@ -16,21 +18,21 @@ class GAILConfig:
     """Learned reward: -log(1-D) (default: always positive, a survival bonus that suits tasks where staying alive is
     the goal), log D (always negative: pushes to end episodes early), or log D - log(1-D) (the logit; AIRL's form,
     unbiased in sign)."""
-    disc_steps: int = 1
+    disc_steps: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 1
     """k: discriminator passes over each generator rollout (minibatches of disc_batch_size) per generator round."""
-    disc_lr: float = 3e-4
+    disc_lr: Annotated[float, Gt(0)] = 3e-4
     """Discriminator learning rate (Adam)."""
-    disc_batch_size: int = 256
+    disc_batch_size: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 256
     """Expert and policy samples per discriminator step (each)."""
-    disc_hidden: tuple[int, ...] = (64, 64)
+    disc_hidden: tuple[Annotated[int, Interval(ge=1, le=MAX_WIDTH)], ...] = (64, 64)
     """Hidden widths of the discriminator head on [torso features, action]."""
     spectral_norm: bool = False
     """Spectral normalisation of the discriminator's linear layers (Miyato et al. 2018)."""
-    grad_penalty: float = 0.0
+    grad_penalty: Annotated[float, Ge(0)] = 0.0
     """Weight of the gradient penalty on interpolated expert/policy inputs (Gulrajani et al. 2017); 0: off."""
-    entropy_weight: float = 0.0
+    entropy_weight: Annotated[float, Ge(0)] = 0.0
     """Bonus on the discriminator's output entropy (imitation's 'ent_coef'), which slows overconfident D."""
-    bc_pretrain_steps: int = 0
+    bc_pretrain_steps: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 0
     """Behaviour-cloning gradient steps on the demonstrations before GAIL starts (0: none)."""
 
 
@@ -38,13 +40,13 @@ class GAILConfig:
 class BCConfig:
     """Behaviour cloning: maximum likelihood of expert actions (cross-entropy, or Gaussian log-likelihood)."""
 
-    steps: int = 2_000
+    steps: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 2_000
     """Gradient steps."""
-    batch_size: int = 64
+    batch_size: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 64
     """Expert samples per step."""
-    lr: float = 1e-3
+    lr: Annotated[float, Gt(0)] = 1e-3
     """Learning rate (Adam)."""
-    entropy_weight: float = 1e-3
+    entropy_weight: Annotated[float, Ge(0)] = 1e-3
     """Entropy bonus, which keeps a Gaussian policy's std from collapsing on few demonstrations."""
-    l2: float = 0.0
+    l2: Annotated[float, Ge(0)] = 0.0
     """L2 penalty on weights."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from agents.constraints import MAX_COUNT, Ge, Gt, Interval
 
 
 @dataclass(frozen=True)
@@ -13,35 +15,35 @@ class ReinforceConfig:
     baseline: Literal["none", "mean", "value"] = "value"
     """Baseline b subtracted from the return: none, mean (a running mean of past returns) or value (a learned
     state value V(s), trained by regression on the returns)."""
-    gamma: float = 0.99
+    gamma: Annotated[float, Interval(ge=0, le=1)] = 0.99
     """Discount of the rewards-to-go."""
-    lr: float = 1e-3
+    lr: Annotated[float, Gt(0)] = 1e-3
     """Policy learning rate."""
-    value_lr: float = 1e-3
+    value_lr: Annotated[float, Gt(0)] = 1e-3
     """Learning rate of the value baseline (separate torsos; with --net.shared one optimiser uses lr)."""
-    value_steps: int = 5
+    value_steps: Annotated[int, Interval(ge=0, le=MAX_COUNT)] = 5
     """Gradient steps of the value regression per batch (separate torsos)."""
-    value_coef: float = 0.5
+    value_coef: Annotated[float, Ge(0)] = 0.5
     """Weight of the value loss when policy and value share a torso (one combined loss)."""
-    mean_decay: float = 0.9
+    mean_decay: Annotated[float, Interval(ge=0, le=1)] = 0.9
     """Mean baseline: b is an exponential moving average, with this decay, of past batches' mean return."""
     normalize_advantage: bool = True
     """Subtract the batch mean of G - b and divide by its standard deviation. The subtraction is itself a constant
     baseline, so with it on, baseline mean and none give the same updates."""
-    ent_coef: float = 0.0
+    ent_coef: Annotated[float, Ge(0)] = 0.0
     """Entropy bonus coefficient."""
-    batch_steps: int = 2_000
+    batch_steps: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 2_000
     """Steps of finished episodes per update: a rollout runs until its finished episodes hold this many steps (the
     unfinished episode of each other sub-env is dropped, and its steps still count as env steps)."""
-    max_rollout_length: int = 20_000
+    max_rollout_length: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 20_000
     """Per-sub-env step limit of one rollout (episodes still running then are dropped)."""
     optimizer: str = "adam"
     """Optimiser: adam, rmsprop, sgd, nesterov, adagrad, adamax or nadam."""
-    optimizer_eps: float = 1e-5
+    optimizer_eps: Annotated[float, Ge(0)] = 1e-5
     """Epsilon of adaptive optimisers."""
-    max_grad_norm: float = 0.0
+    max_grad_norm: Annotated[float, Ge(0)] = 0.0
     """Clip the policy's global gradient norm to this (0 disables)."""
-    grad_var_episodes: int = 16
+    grad_var_episodes: Annotated[int, Interval(ge=0, le=MAX_COUNT)] = 16
     """Episodes used to estimate the variance of the per-episode policy-gradient estimate (0: not measured)."""
     reward_clip: bool = False
     """Clip learning rewards to [-1, 1] (the Atari protocol)."""

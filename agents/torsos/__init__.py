@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
+from agents.constraints import MAX_COUNT, MAX_WIDTH, Interval
 from agents.errors import ConfigError
 from agents.torsos.attention import AttentionTorso, BoardAttentionTorso
 from agents.torsos.base import RecurrentState, Torso
@@ -25,26 +26,26 @@ class TorsoConfig:
     kind: TorsoKind = "auto"
     """Torso: mlp (flat features), nature_cnn (Atari), impala (ResNet), small_cnn (MinAtar), resnet (board games,
     AlphaZero tower), board_attention (board games, self-attention over cells); auto picks by env."""
-    hidden: tuple[int, ...] = (128, 128)
+    hidden: tuple[Annotated[int, Interval(ge=1, le=MAX_WIDTH)], ...] = (128, 128)
     """MLP layer widths."""
     activation: str = "relu"
     """MLP activation: relu, tanh, elu or gelu."""
-    fc: int = 512
+    fc: Annotated[int, Interval(ge=0, le=MAX_WIDTH)] = 512
     """Width of the fully connected layer after a CNN (0: none, the head sees conv features)."""
-    channels: int = 64
+    channels: Annotated[int, Interval(ge=1, le=MAX_WIDTH)] = 64
     """resnet: channels of the residual tower."""
-    blocks: int = 4
+    blocks: Annotated[int, Interval(ge=0, le=1_000)] = 4
     """resnet: number of residual blocks."""
     core: CoreKind = "none"
     """Memory core on top of the kind torso: none (feed-forward), lstm, gru, or attention (GTrXL-style, causal
     over the last attention_memory steps)."""
-    core_hidden: int = 128
+    core_hidden: Annotated[int, Interval(ge=1, le=MAX_WIDTH)] = 128
     """Width of the lstm/gru state, of the attention model (core attention) and of board_attention."""
-    attention_heads: int = 4
+    attention_heads: Annotated[int, Interval(ge=1, le=1_000)] = 4
     """core attention and board_attention: attention heads (must divide core_hidden)."""
-    attention_layers: int = 2
+    attention_layers: Annotated[int, Interval(ge=1, le=1_000)] = 2
     """core attention and board_attention: attention blocks."""
-    attention_memory: int = 16
+    attention_memory: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 16
     """core attention: K, the steps each block attends to (the current step and K-1 before it)."""
     attention_positions: Literal["sinusoidal", "learned"] = "sinusoidal"
     """core attention: embedding of a key's age 0..K-1, sinusoidal or learned."""
