@@ -9,11 +9,15 @@ written last and names its replay file, so a crash at any point leaves a consist
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from runners import signals
 
 CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.pt"
@@ -54,14 +58,18 @@ def decode(obj: Any) -> Any:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over ``path``."""
+    """Write to a temp file in the same directory, fsync, then rename over ``path``.
+
+    SIGINT / SIGTERM wait until the file is in place (``runners.signals.deferred``), then act as they would.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(encode(obj), f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with signals.deferred(reraise=True):
+        with open(tmp, "wb") as f:
+            torch.save(encode(obj), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
 
 def load(path: Path) -> Any:
@@ -69,7 +77,10 @@ def load(path: Path) -> Any:
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        return decode(torch.load(path, map_location="cpu", weights_only=True))
+        # A foreign pickle makes torch warn (pickle protocol) before it refuses: the refusal alone is the message.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return decode(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as e:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"{path} is not a readable arena checkpoint ({type(e).__name__})") from None
 
@@ -116,11 +127,18 @@ def model_payload(trainer: Any, config: dict[str, Any]) -> dict[str, Any]:
             "action_shape": list(spec.action_shape)}
 
 
-def load_trainer_state(run_dir: Path) -> dict[str, Any]:
-    """The trainer state of ``run_dir``'s latest checkpoint, with its replay when one was saved."""
+def load_trainer_state(run_dir: Path, check: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The trainer state of ``run_dir``'s latest checkpoint, with its replay when one was saved.
+
+    ``check(checkpoint)`` may refuse the checkpoint (``runners.resume.check_fits``) before its replay,
+    possibly gigabytes, loads.
+    """
     ckpt = load(find_checkpoint(run_dir))
-    if "trainer" not in ckpt:
-        raise CheckpointError(f"{run_dir} holds a model-only checkpoint; it cannot be resumed")
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("trainer"), dict):
+        raise CheckpointError(f"{run_dir} holds no trainer state (a model-only or foreign checkpoint); "
+                              "it cannot be resumed")
+    if check is not None:
+        check(ckpt)
     state = ckpt["trainer"]
     if ckpt.get("replay_file"):
         state["replay"] = load(run_dir / CHECKPOINT_DIR / ckpt["replay_file"])

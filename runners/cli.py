@@ -14,16 +14,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
+
+from runners import signals
+
+# When this module is the program (``arena``, ``python -m runners.cli``), a SIGINT/SIGTERM during the imports
+# below (tyro, and torch through runners.checkpoint: seconds) ends it in one line with 130/143, not with -15
+# and nothing said; main() then takes over.
+if __name__ == "__main__" or Path(sys.argv[0]).name == "arena":
+    signals.install_startup()
 
 import tyro
 
+from agents.constraints import MAX_COUNT, MAX_SEED, Interval, MinLen
 from agents.errors import ConfigError, RunAbortedError
 from envs import EnvIdError, UnsupportedEnvError
 from envs.games.base import GameError
 from replay.demos import DemosError
 from runners.checkpoint import CheckpointError
 from runners.plot import PlotError
+from runners.validation import validate_config
 
 T = TypeVar("T")
 USAGE = """usage: arena COMMAND [ARGS]
@@ -47,18 +57,22 @@ class UsageError(ValueError):
 
 def parse(cls: Callable[..., T], args: Sequence[str], prog: str, default: Any = None,
           description: str | None = None) -> T:
-    """tyro parsing whose errors become a UsageError carrying tyro's one-line reason."""
+    """tyro parsing whose errors become a UsageError carrying tyro's one-line reason; the parsed dataclass is
+    then checked against its fields' declared ranges (``runners.validation``), so every command refuses a bad
+    value in one line before it builds or creates anything."""
     err = io.StringIO()
     kwargs: dict[str, Any] = {"args": list(args), "prog": prog, "description": description}
     if default is not None:
         kwargs["default"] = default
     try:
         with contextlib.redirect_stderr(err):
-            return tyro.cli(cls, **kwargs)
+            parsed = tyro.cli(cls, **kwargs)
     except SystemExit as e:
         if e.code in (0, None):
             raise
         raise UsageError(_one_line(err.getvalue()) + f" (see {prog} --help)") from None
+    validate_config(parsed)
+    return parsed
 
 
 def _one_line(text: str) -> str:
@@ -82,29 +96,34 @@ class EvalArgs:
 
     checkpoint: tyro.conf.Positional[str]
     """Run directory or checkpoint file."""
-    episodes: int = 10
+    episodes: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 10
     """Number of episodes."""
-    epsilon: float = 0.0
+    epsilon: Annotated[float, Interval(ge=0, le=1)] = 0.0
     """Exploration epsilon (0: greedy)."""
-    seed: int = 12345
+    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 12345
     """Seed of the evaluation episodes."""
     video: bool = False
     """Also record one episode as an mp4 next to the checkpoint."""
     env_id: str | None = None
     """Evaluate on this env id instead of the one in the checkpoint (must match its spaces)."""
+    max_steps: int | None = None
+    """Cut an episode after this many agent steps and count it as truncated (default: the run's
+    --runner.eval-max-steps, 27,000 unless set)."""
+    progress: bool = True
+    """Show the episodes and steps done so far on stderr."""
 
 
 @dataclass(frozen=True)
 class PlotArgs:
     """Plot learning curves (training returns smoothed, evaluation mean ± std) to a PNG."""
 
-    run_dirs: tyro.conf.Positional[tuple[str, ...]]
+    run_dirs: tyro.conf.Positional[Annotated[tuple[str, ...], MinLen(1)]]
     """One or more run directories."""
-    out: str = "learning_curves.png"
-    """Output PNG path."""
+    out: Annotated[str, MinLen(1)] = "learning_curves.png"
+    """Output PNG path (its directory must exist)."""
     title: str | None = None
     """Plot title."""
-    window: int = 20
+    window: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 20
     """Smoothing window (episodes) for training returns."""
 
 
@@ -165,29 +184,21 @@ def _runner_flags(args: list[str]) -> list[str]:
 
 
 def cmd_train(argv: Sequence[str]) -> int:
-    import json
-
-    from runners.config import from_dict
-    from runners.presets import DEFAULT_PRESET, PRESETS, AnyTrainConfig, config_class
+    from runners.presets import DEFAULT_PRESET, PRESETS, AnyTrainConfig
+    from runners.resume import saved_run_config
     from runners.train import default_run_dir, train
 
     args = _runner_flags(list(argv))
     resume, args = _split_resume(args)
     if resume is not None:
         run_dir = Path(resume)
-        if not (run_dir / "config.json").is_file():
-            raise CheckpointError(f"{run_dir} is not an arena run directory (no config.json)")
-        try:
-            data = json.loads((run_dir / "config.json").read_text())
-            saved = from_dict(config_class(data), data)
-        except (ValueError, TypeError) as e:
-            raise CheckpointError(f"{run_dir}/config.json is not a readable arena config ({e})") from None
+        # config.json checked against the checkpoint's own config; train() refuses overrides of the network.
+        saved = saved_run_config(run_dir)
         resumed = cast(AnyTrainConfig, parse(type(saved), args, "arena train --resume RUN_DIR", default=saved))
         if resumed.env.id != saved.env.id:
             raise CheckpointError(f"run {run_dir} was trained on {saved.env.id}; it cannot resume on "
                                   f"{resumed.env.id}")
-        train(resumed, run_dir, resume=True)
-        return 0
+        return signals.exit_code(train(resumed, run_dir, resume=True).signum)
     preset = DEFAULT_PRESET
     if args and not args[0].startswith("-"):
         preset = args.pop(0)
@@ -204,42 +215,46 @@ def cmd_train(argv: Sequence[str]) -> int:
     run_dir = Path(cfg.log.run_dir) if cfg.log.run_dir else default_run_dir(cfg)
     if (run_dir / "checkpoints").exists():
         raise UsageError(f"{run_dir} already holds a run; use --resume {run_dir} or another --log.run-dir")
-    train(cfg, run_dir)
-    return 0
+    return _fresh_run(run_dir, lambda: train(cfg, run_dir).signum)
 
 
 def cmd_eval(argv: Sequence[str]) -> int:
     from runners.evaluate_cli import evaluate_checkpoint
 
     a = parse(EvalArgs, argv, "arena eval")
-    return evaluate_checkpoint(Path(a.checkpoint), a.episodes, a.epsilon, a.seed, a.video, a.env_id)
+    return evaluate_checkpoint(Path(a.checkpoint), a.episodes, a.epsilon, a.seed, a.video, a.env_id,
+                               max_steps=a.max_steps, progress=a.progress)
 
 
 def cmd_plot(argv: Sequence[str]) -> int:
     from runners.plot import plot_runs
 
     a = parse(PlotArgs, argv, "arena plot")
+    if not Path(a.out).parent.is_dir():  # a typo'd path must not leave new directories behind
+        raise UsageError(f"--out {a.out}: directory {Path(a.out).parent} does not exist")
     out = plot_runs([Path(d) for d in a.run_dirs], Path(a.out), a.title, a.window)
     print(out)
     return 0
 
 
 def cmd_selfplay(argv: Sequence[str]) -> int:
+    from runners.config import to_dict
+    from runners.resume import check_unchanged, saved_run_config
     from runners.selfplay_config import DEFAULT_SELFPLAY_PRESET, SELFPLAY_PRESETS, SelfPlayConfig
-    from runners.selfplay_run import load_run_config, run_selfplay
+    from runners.selfplay_run import run_selfplay
 
     args = _translate_runner_flags(list(argv))  # --runner ray, --num-workers N, --ray-address X as in train
     resume, args = _split_resume(args)
     if resume is not None:
         run_dir = Path(resume)
-        saved = load_run_config(run_dir)
-        if not (run_dir / "checkpoints" / "latest.pt").is_file():
+        if not (run_dir / "checkpoints" / "latest.pt").is_file() and (run_dir / "config.json").is_file():
             raise CheckpointError(f"{run_dir} holds no checkpoint to resume from")
+        saved = saved_run_config(run_dir, selfplay=True)  # config.json checked against the checkpoint's config
         cfg = parse(SelfPlayConfig, args, "arena selfplay --resume RUN_DIR", default=saved)
         if cfg.game != saved.game:
             raise CheckpointError(f"run {run_dir} was trained on {saved.game}; it cannot resume on {cfg.game}")
-        run_selfplay(cfg, run_dir, resume=True)
-        return 0
+        check_unchanged(cfg, to_dict(saved))  # before Ray workers start: the network's shape cannot change
+        return signals.exit_code(run_selfplay(cfg, run_dir, resume=True).signum)
     preset = DEFAULT_SELFPLAY_PRESET
     if args and not args[0].startswith("-"):
         preset = args.pop(0)
@@ -256,8 +271,19 @@ def cmd_selfplay(argv: Sequence[str]) -> int:
         Path("runs") / f"{cfg.preset}-{game}-seed{cfg.selfplay.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     if (run_dir / "checkpoints").exists():
         raise UsageError(f"{run_dir} already holds a run; use --resume {run_dir} or another --log.run-dir")
-    run_selfplay(cfg, run_dir)
-    return 0
+    return _fresh_run(run_dir, lambda: run_selfplay(cfg, run_dir).signum)
+
+
+def _fresh_run(run_dir: Path, go: Callable[[], int | None]) -> int:
+    """Exit code of a new run (``go`` returns the signal that stopped it); a signal before its first checkpoint
+    (while Ray, wandb or the envs start) leaves no half-made run directory behind."""
+    created = not run_dir.exists()
+    try:
+        return signals.exit_code(go())
+    except KeyboardInterrupt:
+        if created:
+            signals.discard_unsaved(run_dir)
+        raise
 
 
 def cmd_tournament(argv: Sequence[str]) -> int:
@@ -285,6 +311,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signals.install()  # a signal raises SignalExit (130 / 143 below) until a run loop defers it to a checkpoint
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE)
@@ -303,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunAbortedError as e:
         print(f"arena: error: {e}", file=sys.stderr)
         return 1
+    except signals.SignalExit as e:  # before a run loop (nothing saved) or after its checkpoint
+        print(f"arena: stopped by {signals.name(e.signum)}", file=sys.stderr)
+        return signals.exit_code(e.signum)
     except KeyboardInterrupt:
         print("arena: interrupted", file=sys.stderr)
         return 130

@@ -1,6 +1,8 @@
 """Evaluation, separate from training: fixed episodes on their own seeded envs, greedy or a stated epsilon.
 
 Q networks act epsilon-greedily; policy-gradient networks act with their distribution's mode (greedy).
+An episode longer than ``max_steps`` agent steps is cut there and counted as truncated (its return so far
+counts); a SIGINT/SIGTERM inside a run (``runners.signals``) cuts the evaluation short the same way.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import numpy as np
 from agents.actor_critic import ActorCritic, PolicyActor
 from agents.dqn import DQNActor, QNetwork
 from envs import make
+from runners import signals
 from runners.config import TrainConfig
 from runners.pg_config import PGTrainConfig
 
 MAX_PARALLEL = 16
+# (episodes finished or cut, episodes asked for, agent steps so far): evaluation progress for a console.
+ProgressFn = Callable[[int, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,20 @@ class EvalResult:
     returns: tuple[float, ...]
     epsilon: float
     video: str | None = None
+    truncated: int = 0
+    """Episodes cut at ``max_steps`` (or by a signal); their returns so far are in ``returns``."""
+    interrupted: bool = False
+    """A signal stopped the evaluation before all its episodes ended."""
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """What ``play_episodes`` returns: one entry per episode, in sub-env order."""
+
+    returns: list[float]
+    lengths: list[int]
+    truncated: int
+    interrupted: bool
 
 
 def due_evaluation(runner: Any, step: int, evals_done: int, force: bool = False) -> tuple[int, int] | None:
@@ -59,41 +78,67 @@ ActFn = Callable[[np.ndarray], np.ndarray]
 
 
 def run_policy_episodes(act: ActFn, env_id: str, options: dict[str, object], episodes: int, seed: int,
-                        begin: Callable[[], None] | None = None) -> list[float]:
-    """Returns of ``episodes`` episodes of ``act`` (``[n, *obs_shape] -> [n]`` or ``[n, d]`` actions).
+                        begin: Callable[[], None] | None = None, max_steps: int | None = None) -> list[float]:
+    """Returns of ``episodes`` episodes of ``act``; ``play_episodes`` with only the returns."""
+    return play_episodes(act, env_id, options, episodes, seed, begin=begin, max_steps=max_steps).returns
+
+
+def play_episodes(act: ActFn, env_id: str, options: dict[str, object], episodes: int, seed: int,
+                  begin: Callable[[], None] | None = None, max_steps: int | None = None,
+                  progress: ProgressFn | None = None) -> Episodes:
+    """``episodes`` episodes of ``act`` (``[n, *obs_shape] -> [n]`` or ``[n, d]`` actions).
 
     Exactly one episode per sub-environment, in rounds of at most ``MAX_PARALLEL``. Counting only each
     sub-env's first episode avoids the bias towards short episodes that comes from taking the first
     ``episodes`` to finish. ``begin`` is called before each round's first step (a recurrent policy forgets
-    its state there).
+    its state there). An episode still running after ``max_steps`` agent steps is cut (truncated, its
+    return so far counted); a signal recorded by ``runners.signals`` cuts the round in progress the same
+    way and skips the rounds not started. ``progress`` hears about every step (a console throttles it).
     """
     returns: list[float] = []
-    round_index = 0
-    while len(returns) < episodes:
+    lengths: list[int] = []
+    truncated, total_steps, round_index = 0, 0, 0
+    interrupted = False
+    while len(returns) < episodes and not interrupted:
         n = min(episodes - len(returns), MAX_PARALLEL)
         env = make(env_id, n, seed + 7919 * round_index, **options)
-        obs = env.reset()
-        if begin is not None:
-            begin()
-        finished = np.zeros(n, dtype=bool)
-        round_returns = np.zeros(n, dtype=np.float64)
-        while not finished.all():
-            res = env.step(act(obs))
-            # episode_length > 0 marks a real episode end (an Atari life loss may set terminated alone).
-            ended = (res.episode_length > 0) & ~finished
-            round_returns[ended] = res.episode_return[ended]
-            finished |= ended
-            obs = res.obs
-        env.close()
+        try:
+            obs = env.reset()
+            if begin is not None:
+                begin()
+            finished = np.zeros(n, dtype=bool)
+            round_returns = np.zeros(n, dtype=np.float64)  # [n] summed rewards (final: the env's episode_return)
+            round_lengths = np.zeros(n, dtype=np.int64)
+            while not finished.all():
+                res = env.step(act(obs))
+                total_steps += int((~finished).sum())
+                round_lengths[~finished] += 1
+                round_returns[~finished] += res.reward[~finished]
+                # episode_length > 0 marks a real episode end (an Atari life loss may set terminated alone).
+                ended = (res.episode_length > 0) & ~finished
+                round_returns[ended] = res.episode_return[ended]
+                finished |= ended
+                obs = res.obs
+                interrupted = signals.stop_requested()
+                if interrupted or (max_steps is not None and round_lengths.max() >= max_steps):
+                    truncated += int((~finished).sum())  # all live episodes have run round_lengths.max() steps
+                    finished[:] = True
+                if progress is not None:
+                    progress(len(returns) + int(finished.sum()), episodes, total_steps)
+        finally:
+            env.close()
         returns.extend(round_returns.tolist())
+        lengths.extend(round_lengths.tolist())
         round_index += 1
-    return returns
+    return Episodes(returns, lengths, truncated, interrupted)
 
 
-def run_episodes(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int) -> list[float]:
-    """``run_policy_episodes`` for a Q network acting epsilon-greedily."""
+def run_episodes(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int,
+                 progress: ProgressFn | None = None) -> Episodes:
+    """``play_episodes`` for a Q network acting epsilon-greedily, capped at ``cfg.runner.eval_max_steps``."""
     act, begin = q_policy(network, cfg, epsilon, seed)
-    return run_policy_episodes(act, cfg.env.id, _env_options(cfg), episodes, seed, begin=begin)
+    return play_episodes(act, cfg.env.id, _env_options(cfg), episodes, seed, begin=begin,
+                         max_steps=cfg.runner.eval_max_steps, progress=progress)
 
 
 def q_policy(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int) -> tuple[ActFn, Callable[[], None]]:
@@ -113,58 +158,76 @@ def q_policy(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int) -> 
 
 
 def record_policy_video(act: ActFn, env_id: str, options: dict[str, object], seed: int, path: Path,
-                        begin: Callable[[], None] | None = None) -> Path | None:
-    """One episode of ``act`` rendered to an mp4 at ``path``; None when the env cannot render."""
-    from moviepy import ImageSequenceClip
+                        begin: Callable[[], None] | None = None, max_steps: int | None = None) -> Path | None:
+    """One episode of ``act`` (at most ``max_steps`` steps, and 30,000 frames) rendered to an mp4 at ``path``.
+
+    Frames stream to ffmpeg as they are rendered, so a long Atari episode does not sit in memory. Returns
+    None when the env cannot render, or when a signal (``runners.signals``) stops the recording, in which
+    case the partial file is removed.
+    """
+    from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
 
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # pygame-rendered envs need no sound device
     env = make(env_id, 1, seed, render=True, **options)
-    obs = env.reset()
-    if begin is not None:
-        begin()
-    frames = []
-    frame = env.render(0)
-    if frame is None:
-        env.close()
-        return None
-    frames.append(frame)
-    done = False
-    while not done and len(frames) < 30_000:
-        res = env.step(act(obs))
-        done = bool(res.episode_length[0] > 0)
-        obs = res.obs
+    try:
+        obs = env.reset()
+        if begin is not None:
+            begin()
         frame = env.render(0)
-        if frame is not None:
-            frames.append(frame)
-    env.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clip = ImageSequenceClip([np.asarray(f) for f in frames], fps=30)
-    clip.write_videofile(str(path), codec="libx264", audio=False, logger=None)
+        if frame is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        first = np.ascontiguousarray(np.asarray(frame)[..., :3], dtype=np.uint8)  # [H, W, 3]
+        stopped = False
+        with FFMPEG_VideoWriter(str(path), (first.shape[1], first.shape[0]), 30, codec="libx264") as writer:
+            writer.write_frame(first)
+            frames, done = 1, False
+            while not done and frames < 30_000 and (max_steps is None or frames <= max_steps):
+                stopped = signals.stop_requested()
+                if stopped:
+                    break
+                res = env.step(act(obs))
+                done = bool(res.episode_length[0] > 0)
+                obs = res.obs
+                frame = env.render(0)
+                if frame is not None:
+                    writer.write_frame(np.ascontiguousarray(np.asarray(frame)[..., :3], dtype=np.uint8))
+                    frames += 1
+    finally:
+        env.close()
+    if stopped:
+        path.unlink(missing_ok=True)
+        return None
     return path
 
 
 def record_video(network: QNetwork, cfg: TrainConfig, epsilon: float, seed: int, path: Path) -> Path | None:
     """``record_policy_video`` for a Q network acting epsilon-greedily."""
     act, begin = q_policy(network, cfg, epsilon, seed)
-    return record_policy_video(act, cfg.env.id, _env_options(cfg), seed, path, begin=begin)
+    return record_policy_video(act, cfg.env.id, _env_options(cfg), seed, path, begin=begin,
+                               max_steps=cfg.runner.eval_max_steps)
 
 
 def evaluate(network: QNetwork, cfg: TrainConfig, episodes: int, epsilon: float, seed: int,
-             video_dir: Path | None = None, step: int = 0) -> EvalResult:
-    """Evaluate a copy of ``network`` in eval mode (noisy layers use their mean weights)."""
+             video_dir: Path | None = None, step: int = 0, progress: ProgressFn | None = None) -> EvalResult:
+    """Evaluate a copy of ``network`` in eval mode (noisy layers use their mean weights).
+
+    ``progress`` hears ``(episodes done, episodes, steps)`` as the evaluation goes (``RunLogger.eval_progress``).
+    """
     net = copy.deepcopy(network).eval()
-    returns = run_episodes(net, cfg, episodes, epsilon, seed)
+    played = run_episodes(net, cfg, episodes, epsilon, seed, progress=progress)
     video = None
-    if video_dir is not None:
+    if video_dir is not None and not played.interrupted:
         path = record_video(net, cfg, epsilon, seed, video_dir / f"eval-{step:09d}.mp4")
         video = str(path) if path is not None else None
-    return _result(returns, step, epsilon, video)
+    return _result(played, step, epsilon, video)
 
 
-def _result(returns: list[float], step: int, epsilon: float, video: str | None) -> EvalResult:
-    arr = np.asarray(returns)
+def _result(played: Episodes, step: int, epsilon: float, video: str | None) -> EvalResult:
+    arr = np.asarray(played.returns)
     return EvalResult(step=step, mean=float(arr.mean()), std=float(arr.std()), min=float(arr.min()),
-                      max=float(arr.max()), returns=tuple(float(x) for x in arr), epsilon=epsilon, video=video)
+                      max=float(arr.max()), returns=tuple(float(x) for x in arr), epsilon=epsilon, video=video,
+                      truncated=played.truncated, interrupted=played.interrupted)
 
 
 def greedy_policy(network: ActorCritic, seed: int = 0) -> ActFn:
@@ -177,7 +240,7 @@ def greedy_policy(network: ActorCritic, seed: int = 0) -> ActFn:
 
 
 def evaluate_policy(network: ActorCritic, cfg: PGTrainConfig, episodes: int, seed: int,
-                    video_dir: Path | None = None, step: int = 0) -> EvalResult:
+                    video_dir: Path | None = None, step: int = 0, progress: ProgressFn | None = None) -> EvalResult:
     """Greedy (distribution mode) evaluation of a copy of a policy-gradient network; epsilon is reported as 0.
 
     A recurrent policy carries its state through each episode, starting from the initial state.
@@ -189,10 +252,12 @@ def evaluate_policy(network: ActorCritic, cfg: PGTrainConfig, episodes: int, see
         return actor.step(obs).action
 
     options = _env_options(cfg)
-    returns = run_policy_episodes(act, cfg.env.id, options, episodes, seed, begin=actor.begin_episodes)
+    cap = cfg.runner.eval_max_steps
+    played = play_episodes(act, cfg.env.id, options, episodes, seed, begin=actor.begin_episodes, max_steps=cap,
+                           progress=progress)
     video = None
-    if video_dir is not None:
+    if video_dir is not None and not played.interrupted:
         path = record_policy_video(act, cfg.env.id, options, seed, video_dir / f"eval-{step:09d}.mp4",
-                                   begin=actor.begin_episodes)
+                                   begin=actor.begin_episodes, max_steps=cap)
         video = str(path) if path is not None else None
-    return _result(returns, step, 0.0, video)
+    return _result(played, step, 0.0, video)

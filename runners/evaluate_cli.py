@@ -7,24 +7,32 @@ arena checkpoint into an ``obs -> action`` function (e.g. to record expert demon
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agents.actor_critic import ActorCritic, PolicyActor, build_actor_critic
 from agents.dqn import QNetwork, build_q_network
 from agents.errors import ConfigError
 from envs import make
 from envs.base import EnvSpec
+from runners import signals
 from runners.checkpoint import CheckpointError, find_checkpoint, load, model_weights
 from runners.config import TrainConfig, from_dict
-from runners.evaluate import q_policy, record_policy_video, run_policy_episodes
+from runners.evaluate import ProgressFn, play_episodes, q_policy, record_policy_video
 from runners.loop import env_options
 from runners.pg_config import PGTrainConfig
 from runners.presets import config_class
+from runners.resume import SELFPLAY_FORMAT, one_line
+
+MAX_EPISODES = 100_000  # more is a typo (--episodes 1e12 would run for ever), not a tighter estimate
 
 
 @dataclass
@@ -62,7 +70,10 @@ def load_policy(path: Path, env_id: str | None = None, greedy: bool = True, epsi
     """
     ckpt_path = find_checkpoint(path)
     ckpt = load(ckpt_path)
-    if not isinstance(ckpt, dict) or "config" not in ckpt:
+    if isinstance(ckpt, dict) and ckpt.get("format") == SELFPLAY_FORMAT:
+        raise CheckpointError(f"{ckpt_path} is a self-play (AlphaZero) checkpoint: play it with arena tournament or "
+                              "arena play")
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("config"), dict):
         raise CheckpointError(f"{ckpt_path} is not an arena checkpoint")
     try:
         cfg: TrainConfig | PGTrainConfig = from_dict(config_class(ckpt["config"]), ckpt["config"])
@@ -78,6 +89,8 @@ def load_policy(path: Path, env_id: str | None = None, greedy: bool = True, epsi
     spec = env.spec
     env.close()
     meta = ckpt.get("trainer", ckpt)
+    if not isinstance(meta, dict) or "obs_shape" not in meta or "num_actions" not in meta:
+        raise CheckpointError(f"{ckpt_path} does not record the env's observation and action spaces")
     action_shape = list(meta.get("action_shape", []))
     if list(spec.obs_shape) != list(meta["obs_shape"]) or spec.num_actions != meta["num_actions"] \
             or list(spec.action_shape) != action_shape:
@@ -92,8 +105,9 @@ def load_policy(path: Path, env_id: str | None = None, greedy: bool = True, epsi
         network = build_q_network(cfg.agent, cfg.torso, spec)
     try:
         network.load_state_dict(model_weights(ckpt))
-    except RuntimeError:
-        raise CheckpointError(f"{ckpt_path}: weights do not fit the network its config describes") from None
+    except (RuntimeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{ckpt_path}: weights do not fit the network its config describes "
+                              f"({one_line(e)})") from None
     network.eval()
     act = _act_fn(network, cfg, greedy, epsilon, seed)
     return LoadedPolicy(cfg, spec, network, act, ckpt_path)
@@ -110,27 +124,70 @@ def _act_fn(network: ActorCritic | QNetwork, cfg: TrainConfig | PGTrainConfig, g
 
 
 def evaluate_checkpoint(path: Path, episodes: int, epsilon: float, seed: int, video: bool,
-                        env_id: str | None = None) -> int:
+                        env_id: str | None = None, max_steps: int | None = None, progress: bool = False) -> int:
+    """``arena eval``: print the mean return over ``episodes`` episodes; exit code 0, or 128 + signum when a
+    SIGINT / SIGTERM stopped the evaluation early (the episodes so far are reported).
+
+    ``max_steps`` (default: the run's ``eval_max_steps``) cuts longer episodes, counted as truncated;
+    ``progress`` shows episodes and steps on stderr as they go.
+    """
     if episodes < 1:
         raise CheckpointError("--episodes must be at least 1")
+    if episodes > MAX_EPISODES:
+        raise ConfigError(f"--episodes {episodes:,} is more than arena eval runs ({MAX_EPISODES:,}); "
+                          "a few hundred episodes already give a tight mean")
+    if max_steps is not None and max_steps < 1:
+        raise ConfigError("--max-steps must be at least 1 (or None: the run's --runner.eval-max-steps)")
     policy = load_policy(path, env_id=env_id, greedy=True, epsilon=epsilon, seed=seed)
     cfg = policy.cfg
+    cap = max_steps if max_steps is not None else cfg.runner.eval_max_steps
     options = env_options(cfg)
     current = [policy.act]
 
     def begin() -> None:  # a fresh actor per round: a recurrent policy must not carry state across episodes
         current[0] = _act_fn(policy.network, cfg, True, epsilon, seed)
 
-    returns = np.asarray(run_policy_episodes(lambda obs: current[0](obs), cfg.env.id, options, episodes, seed,
-                                             begin=begin))
+    limit = f"at most {cap:,} steps each" if cap is not None else "no step cap"
+    print(f"evaluating {policy.path} on {cfg.env.id}: {episodes:,} episodes, {limit}", file=sys.stderr, flush=True)
+    with signals.deferred(), _console_progress(episodes, progress) as show:  # a signal stops the episodes early
+        played = play_episodes(lambda obs: current[0](obs), cfg.env.id, options, episodes, seed, begin=begin,
+                               max_steps=cap, progress=show)
+        signum = signals.received()
+    returns = np.asarray(played.returns)
     how = "greedy" if isinstance(cfg, PGTrainConfig) else f"epsilon {epsilon}"
     print(f"{cfg.preset} on {cfg.env.id}: return {returns.mean():.2f} ± {returns.std():.2f} "
-          f"(min {returns.min():.2f}, max {returns.max():.2f}) over {episodes} episodes, {how}")
+          f"(min {returns.min():.2f}, max {returns.max():.2f}) over {len(returns)} episodes, {how}")
+    if played.truncated:
+        print(f"{played.truncated} of them truncated: cut at {cap:,} steps (--max-steps) or by the signal, "
+              "their returns so far counted")
+    if signum is not None:
+        print(f"stopped early by {signals.name(signum)} after {len(returns)} of {episodes} episodes", file=sys.stderr)
+        return signals.exit_code(signum)
     if video:  # a fresh actor: the video episode does not depend on how many episodes came before
         act = _act_fn(policy.network, cfg, True, epsilon, seed)
-        out = record_policy_video(act, cfg.env.id, options, seed, policy.path.parent / f"eval-seed{seed}.mp4")
+        with signals.deferred():
+            out = record_policy_video(act, cfg.env.id, options, seed, policy.path.parent / f"eval-seed{seed}.mp4",
+                                      max_steps=cap)
+            signum = signals.received()
+        if signum is not None:
+            print(f"video stopped by {signals.name(signum)}", file=sys.stderr)
+            return signals.exit_code(signum)
         print(f"video: {out}" if out else "this env cannot render a video")
     return 0
+
+
+@contextmanager
+def _console_progress(episodes: int, enabled: bool) -> Iterator[ProgressFn | None]:
+    """A transient stderr bar (episodes done, agent steps, time) fed by ``play_episodes``; None when off."""
+    if not enabled:
+        yield None
+        return
+    bar = Progress(TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(), TextColumn("episodes"),
+                   TextColumn("{task.fields[steps]:,} steps"), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True)
+    with bar:
+        task = bar.add_task("eval", total=episodes, steps=0)
+        yield lambda done, total, steps: bar.update(task, completed=done, steps=steps)
 
 
 def _actions(num_actions: int, action_shape: list[int]) -> str:

@@ -104,12 +104,28 @@ class RunLogger:
             ret = f"{np.mean(recent):8.2f}" if recent else "       -"
             self.bar.update(self.task, completed=step, sps=self.sps(step), ret=ret)
 
+    def eval_progress(self, done: int, episodes: int, steps: int) -> None:
+        """The bar shows an evaluation in progress (an Atari evaluation can run for minutes)."""
+        now = time.perf_counter()
+        if self.bar is not None and (now - self.last_bar > 0.25 or done == episodes):
+            self.last_bar = now
+            self.bar.update(self.task, description=f"eval {done}/{episodes} episodes, {steps:,} steps")
+
     def evaluation(self, step: int, result: EvalResult) -> None:
-        self._write({"kind": "eval", "step": step, "eval_mean": result.mean, "eval_std": result.std,
-                     "eval_min": result.min, "eval_max": result.max, "returns": list(result.returns),
-                     "eval_epsilon": result.epsilon, "time": round(time.perf_counter() - self.t0, 3)})
+        record: dict[str, Any] = {"kind": "eval", "step": step, "eval_mean": result.mean, "eval_std": result.std,
+                                  "eval_min": result.min, "eval_max": result.max, "returns": list(result.returns),
+                                  "eval_epsilon": result.epsilon, "time": round(time.perf_counter() - self.t0, 3)}
+        if result.truncated:  # cut at --runner.eval-max-steps (or by a signal): returns so far
+            record["eval_truncated"] = result.truncated
+        if result.interrupted:
+            record["eval_interrupted"] = True
+        self._write(record)
+        if self.bar is not None:
+            self.bar.update(self.task, description="train")
+        cut = f", {result.truncated} cut short (truncated)" if result.truncated else ""
+        stopped = " (stopped early by a signal)" if result.interrupted else ""
         self.console.log(f"eval @ {step:,} steps: return {result.mean:.2f} ± {result.std:.2f} "
-                         f"over {len(result.returns)} episodes")
+                         f"over {len(result.returns)} episodes{cut}{stopped}")
         if self.wandb is not None and result.video is not None:
             import wandb
             self.wandb.log({"eval_video": wandb.Video(result.video, format="mp4")}, step=step)
@@ -144,3 +160,41 @@ def _init_wandb(run_dir: Path, config: dict[str, Any], mode: str, project: str) 
     os.environ.setdefault("WANDB_SILENT", "true")
     return wandb.init(project=project, dir=str(run_dir), config=config, mode=mode,  # type: ignore[arg-type]
                       name=run_dir.name, reinit="finish_previous")
+
+
+def trim_metrics(path: Path, key: str, last: int, redo_at_last: tuple[str, ...] = ()) -> int:
+    """Drop the rows of ``path`` whose ``key`` (``step``, or self-play's ``iteration``) is past ``last``.
+
+    A resume continues from its checkpoint at ``last``, so the rows a killed run wrote after that checkpoint
+    are written again: dropped here, before the logger appends, each step is in the file (and in curves
+    and wandb) once. Rows of a kind in ``redo_at_last`` go at ``last`` itself too (an evaluation that ran
+    after the checkpoint at ``last`` and runs again on resume). A line torn by the kill goes too. The kept
+    rows are written to a temp file that is renamed over ``path``: a crash leaves the old file or the new
+    one, never half of one. Returns the number of rows dropped.
+    """
+    if not path.is_file():
+        return 0
+    keep: list[str] = []
+    dropped, rewrite = 0, False
+    with path.open() as f:
+        for line in f:
+            try:
+                row = json.loads(line)
+            except ValueError:  # torn or empty
+                dropped += 1
+                continue
+            value = row.get(key) if isinstance(row, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool) and (
+                    value > last or (value == last and row.get("kind") in redo_at_last)):
+                dropped += 1
+                continue
+            rewrite |= not line.endswith("\n")  # the next append would join this row's line
+            keep.append(line if line.endswith("\n") else line + "\n")
+    if dropped or rewrite:
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with tmp.open("w") as f:
+            f.writelines(keep)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return dropped

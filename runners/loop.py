@@ -7,13 +7,11 @@ learner's network module, the zero-copy local case).
 
 from __future__ import annotations
 
-import signal
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,10 +29,12 @@ from envs.base import BatchedEnv, EnvSpec
 from replay import ReplayBuffer
 from replay.sequence import SequenceReplay
 from replay.types import Transition
+from runners import signals
 from runners.config import TrainConfig
 from runners.evaluate import EvalResult, due_evaluation, evaluate
 from runners.logging import Logger
 from runners.pg_config import PGTrainConfig
+from runners.validation import check_replay_memory
 
 
 def resolve_device(name: str) -> torch.device:
@@ -83,6 +83,9 @@ def validate(cfg: TrainConfig, spec: EnvSpec) -> None:
         raise ConfigError("num_envs, train_every and batch_size must be >= 1")
     if cfg.replay.learning_starts < a.batch_size:
         raise ConfigError("--replay.learning-starts must be at least --agent.batch-size")
+    check_replay_memory(cfg.replay.capacity, ReplayBuffer.estimate_nbytes(  # before allocating it
+        cfg.replay.capacity, spec.obs_shape, spec.obs_dtype, spec.frame_stack, cfg.env.num_envs, a.n_step,
+        a.prioritized))
 
 
 def open_env(cfg: Any, check: Callable[[Any, EnvSpec], None]) -> BatchedEnv:
@@ -106,6 +109,8 @@ class RunResult:
     last_eval: EvalResult | None
     interrupted: bool
     seconds: float
+    signum: int | None = None
+    """SIGINT / SIGTERM that stopped the run (or its final evaluation); the CLI exits with 128 + signum."""
 
 
 class Trainer:
@@ -209,7 +214,8 @@ class Trainer:
             return
         self.evals_done, seed = due
         self.last_eval = evaluate(self.learner.online, self.cfg, r.eval_episodes, r.eval_epsilon, seed=seed,
-                                  video_dir=self.video_dir, step=self.step)
+                                  video_dir=self.video_dir, step=self.step,
+                                  progress=getattr(self.logger, "eval_progress", None))
         self.logger.evaluation(self.step, self.last_eval)
 
     # --- state ----------------------------------------------------------------------------------
@@ -270,23 +276,25 @@ class LoopTrainer(Protocol):
 
 
 class _StopFlag:
-    """Turns SIGINT/SIGTERM into a flag so the loop can checkpoint before exiting."""
-
-    def __init__(self) -> None:
-        self.raised: str | None = None
-        self._old: dict[int, Any] = {}
+    """The run loop's view of ``runners.signals.deferred``: SIGINT/SIGTERM become a flag (``signum``) so the
+    loop can checkpoint before exiting; evaluations and checkpoint writes inside it see the same flag."""
 
     def __enter__(self) -> _StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
+        self._region = signals.deferred()
+        self._region.__enter__()
         return self
 
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.raised = signal.Signals(signum).name
+    def __exit__(self, *exc: Any) -> None:
+        self._region.__exit__(*exc)
 
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
+    @property
+    def signum(self) -> int | None:
+        return signals.received()
+
+    @property
+    def raised(self) -> str | None:
+        signum = signals.received()
+        return None if signum is None else signals.name(signum)
 
 
 def run(trainer: LoopTrainer, save: Any, stop_at: int | None = None) -> RunResult:
@@ -313,9 +321,12 @@ def run(trainer: LoopTrainer, save: Any, stop_at: int | None = None) -> RunResul
             if stop.raised:
                 interrupted = True
                 break
-    if not interrupted and trainer.step >= r.total_steps and (trainer.last_eval is None
-                                                             or trainer.last_eval.step != trainer.step):
-        trainer.maybe_evaluate(force=True)
-    save(trainer, final=not interrupted)
-    return RunResult(trainer.step, trainer.learner.updates, trainer.last_eval, interrupted,
-                     time.perf_counter() - start_time)
+        if not interrupted and trainer.step >= r.total_steps and (trainer.last_eval is None
+                                                                 or trainer.last_eval.step != trainer.step):
+            # A final evaluation can take minutes (an Atari episode runs up to 108k frames): save first, so
+            # a signal (which stops the evaluation early) or a crash during it loses nothing.
+            save(trainer, final=False)
+            trainer.maybe_evaluate(force=True)
+        save(trainer, final=not interrupted)  # still deferred: a signal here lets the atomic writes finish
+    return RunResult(trainer.step, trainer.learner.updates, trainer.last_eval, stop.signum is not None,
+                     time.perf_counter() - start_time, signum=stop.signum)

@@ -263,7 +263,8 @@ class PGTrainer:
             return
         self.evals_done, seed = due
         self.last_eval = evaluate_policy(self.learner.network, self.cfg, r.eval_episodes, seed=seed,
-                                         video_dir=self.video_dir, step=self.step)
+                                         video_dir=self.video_dir, step=self.step,
+                                         progress=getattr(self.logger, "eval_progress", None))
         self.logger.evaluation(self.step, self.last_eval)
 
     # --- state ----------------------------------------------------------------------------------

@@ -19,11 +19,13 @@ from agents.base import RewardModel
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
 from runners.imitation import gail_setup, train_bc
-from runners.logging import NullLogger, RunLogger
+from runners.logging import NullLogger, RunLogger, trim_metrics
 from runners.loop import RunResult, Trainer, run
 from runners.onpolicy import PGTrainer
 from runners.pg_config import PGTrainConfig
 from runners.plot import plot_runs
+from runners.resume import check_fits, load_into
+from runners.validation import validate_config
 
 
 def default_run_dir(cfg: TrainConfig | PGTrainConfig) -> Path:
@@ -46,6 +48,7 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
         policy_init: policy-gradient runs only: ``ActorCritic.policy_state_dict`` weights to start from
             (behaviour cloning); ignored on resume, where the checkpoint has the weights.
     """
+    validate_config(cfg)  # every field's declared range, before anything is built (CLI, resume and Python API)
     console = console or Console(stderr=True)
     if cfg.distributed.kind == "ray":  # env-worker actors and a learner actor (runners/distributed.py)
         from runners.distributed import check_config, train_distributed
@@ -64,7 +67,8 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
     if isinstance(cfg, PGTrainConfig) and cfg.imitation == "gail" and reward_model is None:
         reward_model, bc_init = gail_setup(cfg)
         policy_init = policy_init if policy_init is not None else bc_init
-    state = load_trainer_state(run_dir) if resume else None
+    # A checkpoint of another family, or an override of an option its saved state depends on, is refused here.
+    state = load_trainer_state(run_dir, lambda ckpt: check_fits(cfg, ckpt, run_dir)) if resume else None
     if state is not None and state.get("runner") == "ray":
         raise CheckpointError(f"{run_dir} was trained on Ray (its checkpoint holds no env or actor state for one "
                               "process): resume it with --runner ray")
@@ -83,7 +87,7 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
             if state["env_id"] != trainer.spec.env_id:
                 raise CheckpointError(f"checkpoint in {run_dir} is from env {state['env_id']}, "
                                       f"not {trainer.spec.env_id}")
-            trainer.load_state_dict(state)
+            load_into(trainer, state, run_dir)
     except BaseException:
         trainer.close()
         raise
@@ -94,6 +98,9 @@ def train(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: bool = False,
     (run_dir / "env_spec.json").write_text(json.dumps(env_spec, indent=2, default=str) + "\n")
     config = to_dict(cfg)
     start = trainer.step
+    if resume:  # rows a killed run logged after its last checkpoint are logged again from here
+        # At total_steps the checkpoint precedes the final evaluation, which the resumed run repeats.
+        trim_metrics(run_dir / "metrics.jsonl", "step", start, ("eval",) if start >= cfg.runner.total_steps else ())
     logger = RunLogger(run_dir, {**config, "env_spec": env_spec}, cfg.runner.total_steps, start_step=start,
                        log_every=cfg.log.log_every,
                        progress=cfg.log.progress, wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project,
@@ -122,8 +129,11 @@ def _summary(result: RunResult) -> dict[str, float]:
 
 
 def _print_summary(console: Console, cfg: TrainConfig | PGTrainConfig, run_dir: Path, result: RunResult) -> None:
-    table = Table(title="interrupted: resume with arena train --resume " + str(run_dir) if result.interrupted
-                  else "run finished", show_header=False)
+    title = "run finished"
+    if result.interrupted:  # a signal during the final evaluation comes after the last step: nothing to resume
+        title = "final evaluation stopped early by a signal; model saved" if result.steps >= cfg.runner.total_steps \
+            else "interrupted: resume with arena train --resume " + str(run_dir)
+    table = Table(title=title, show_header=False)
     table.add_row("preset / env", f"{cfg.preset} / {cfg.env.id}")
     table.add_row("env steps / updates", f"{result.steps:,} / {result.updates:,}")
     table.add_row("wall time", f"{result.seconds:.1f} s")

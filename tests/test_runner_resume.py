@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -80,6 +81,11 @@ def test_kill_9_then_resume_finishes(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     assert load(run_dir / CHECKPOINT_DIR / LATEST)["trainer"]["step"] == total
     assert (run_dir / CHECKPOINT_DIR / MODEL).is_file()
+    # Rows the killed run wrote after its last checkpoint were dropped on resume, not logged twice.
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(steps) and steps[-1] == total
+    assert sum(r["kind"] == "episode" for r in rows) == load(run_dir / CHECKPOINT_DIR / LATEST)["trainer"]["episodes"]
 
 
 def test_sigterm_checkpoints_and_resume_continues(tmp_path: Path) -> None:
@@ -96,6 +102,6 @@ def test_sigterm_checkpoints_and_resume_continues(tmp_path: Path) -> None:
     assert metrics.exists() and proc.poll() is None, "training did not start"
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
-    assert proc.returncode == 0
+    assert proc.returncode == 143  # 128 + SIGTERM, after the checkpoint
     step = load(run_dir / CHECKPOINT_DIR / LATEST)["trainer"]["step"]
     assert 0 < step < 100_000
