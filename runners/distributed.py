@@ -14,6 +14,11 @@ evaluation, target return, checkpoints, SIGINT/SIGTERM), so run directories, met
   pool with restarts and the actors' parameter pulls (``runners.distributed_pool``).
 - AlphaZero self-play (``arena selfplay PRESET --runner ray``): ``runners.distributed_selfplay``, which uses
   ``ray_session`` and ``fit_resources`` from here.
+- Joining a cluster at ``--ray-address`` fast and in one line when nobody answers: ``runners.distributed_connect``.
+
+Faults: a lost worker ends the run with a fresh checkpoint (``WorkerLostError``); a dead learner or replay
+shard took state no checkpoint can hold, so the run ends keeping the last periodic checkpoint. Both are a
+one-line ``RunAbortedError`` with the ``--resume`` command.
 
 Memory-core torsos run on Ray too: DQN-family workers ship their recurrent states with each chunk and
 the replay actors cut R2D2 sequences from them; PPO/REINFORCE rollouts carry their start states and reset
@@ -28,30 +33,34 @@ import json
 import logging
 import math
 import os
-import socket
+import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import ray
 import torch
+from ray.exceptions import RayError
 from rich.console import Console
 
 from agents.base import RewardModel
 from agents.errors import ConfigError, RunAbortedError
 from envs.make import spec_for
+from runners import signals
 from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
 from runners.config import TrainConfig, save_config, to_dict
 from runners.distributed_config import DistributedConfig
+from runners.distributed_connect import check_reachable, quiet_stderr
 from runners.distributed_driver import DriverBase, Plan
-from runners.distributed_pool import WorkerLostError
+from runners.distributed_pool import WorkerLostError, dead_actors, lost_state_message
 from runners.imitation import gail_setup
-from runners.logging import NullLogger, RunLogger
+from runners.logging import NullLogger, RunLogger, trim_metrics
 from runners.loop import RunResult, env_options, run, validate
 from runners.onpolicy import validate_pg
 from runners.pg_config import PGTrainConfig
 from runners.plot import plot_runs
+from runners.resume import check_fits, load_into
 
 
 def check_resources(d: DistributedConfig) -> None:
@@ -102,7 +111,7 @@ def ray_session(d: DistributedConfig) -> Iterator[bool]:
     Yields whether this call initialised Ray.
     """
     if d.ray_address is not None:
-        _check_reachable(d.ray_address)
+        check_reachable(d.ray_address)
     if ray.is_initialized():
         yield False
         return
@@ -121,27 +130,23 @@ def ray_session(d: DistributedConfig) -> Iterator[bool]:
     else:
         kwargs["address"] = d.ray_address
     try:
-        ray.init(**kwargs)
+        # Joining: Ray's C++ core logs every failed attempt to reach the cluster; the error below says it in one line.
+        with quiet_stderr() if d.ray_address is not None else nullcontext():
+            owned_signals = signals.installed()
+            ray.init(**kwargs)
+    except SystemExit as e:  # ray.init's own SIGTERM handler (sys.exit(15)) fired while Ray was starting
+        if owned_signals and e.code == signal.SIGTERM:
+            raise signals.SignalExit(signal.SIGTERM) from None
+        raise
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"--ray-address {d.ray_address}" if d.ray_address else "a local Ray instance"
         raise ConfigError(f"cannot start or join {where}: {str(e).splitlines()[0]}") from None
+    if owned_signals:  # ray.init's SIGTERM handler exits with code 15; arena's exits 143 (and saves in the loop)
+        signals.install()
     try:
         yield True
     finally:
         ray.shutdown()
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast on HOST:PORT nobody listens on (Ray itself retries for minutes)."""
-    if address == "auto" or address.startswith("ray://") or ":" not in address:
-        return  # auto fails fast by itself; ray:// is Ray Client, checked by Ray
-    host, port = address.rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"--ray-address {address}: no Ray cluster reachable there ({e}); start one with "
-                          "`ray start --head` or use --ray-address auto") from None
 
 
 def fit_resources(d: DistributedConfig, device: str) -> tuple[float, float]:
@@ -218,7 +223,7 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
     check_config(cfg)  # before Ray starts: bad flags cost nothing
     if cfg.runner.torch_threads > 0:  # the driver evaluates; torch's default (a thread per core) is slow there
         torch.set_num_threads(cfg.runner.torch_threads)
-    state = load_trainer_state(run_dir) if resume else None
+    state = load_trainer_state(run_dir, lambda ckpt: check_fits(cfg, ckpt, run_dir)) if resume else None
     video_dir = run_dir / "videos" if cfg.log.video else None
     with ray_session(cfg.distributed):
         trainer = build_trainer(cfg, NullLogger(), video_dir, start_step=int(state["step"]) if state else 0,
@@ -228,12 +233,15 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
                 if state["env_id"] != trainer.spec.env_id:
                     raise CheckpointError(f"checkpoint in {run_dir} is from env {state['env_id']}, "
                                           f"not {trainer.spec.env_id}")
-                trainer.load_state_dict(state)
+                load_into(trainer, state, run_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, run_dir / "config.json")
             env_spec = dataclasses.asdict(trainer.spec)
             (run_dir / "env_spec.json").write_text(json.dumps(env_spec, indent=2, default=str) + "\n")
             config = to_dict(cfg)
+            if resume:  # rows logged after the checkpoint are logged again (at the end: the final evaluation)
+                trim_metrics(run_dir / "metrics.jsonl", "step", trainer.step,
+                             ("eval",) if trainer.step >= cfg.runner.total_steps else ())
             logger = RunLogger(run_dir, {**config, "env_spec": env_spec}, cfg.runner.total_steps,
                                start_step=trainer.step, log_every=cfg.log.log_every, progress=cfg.log.progress,
                                wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project, console=console)
@@ -244,13 +252,27 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
                 p = trainer.plan
                 console.log(f"ray: {p.num_workers} workers x {p.envs_per_worker} envs ({p.worker_cpus:g} CPU each), "
                             f"learner on {ray.get(trainer.learner_actor.device.remote())}; run directory {run_dir}")
+                saved_at = [int(state["step"])] if state is not None else []  # the newest checkpoint's step
+
+                def save(t: DriverBase, final: bool) -> None:
+                    save_trainer(t, run_dir, final, config, env_spec)
+                    saved_at[:] = [t.step]
+
                 try:
-                    result = run(trainer, lambda t, final: save_trainer(t, run_dir, final, config, env_spec),
-                                 stop_at=stop_at)
-                except WorkerLostError as e:  # learner and replay live on: keep what they learned
-                    save_trainer(trainer, run_dir, False, config, env_spec)
-                    raise RunAbortedError(f"{e} (checkpoint saved at step {trainer.step:,}: arena train --resume "
-                                          f"{run_dir})") from None
+                    try:
+                        result = run(trainer, save, stop_at=stop_at)
+                    except WorkerLostError as e:  # learner and replay live on: keep what they learned
+                        save(trainer, False)
+                        raise RunAbortedError(f"{e} (checkpoint saved at step {trainer.step:,}: arena train "
+                                              f"--resume {run_dir})") from None
+                except RayError:
+                    # A dead learner or replay shard took state no checkpoint can hold now: the last periodic one
+                    # stays as it is (a save would fail before writing anything). Any other Ray error is a bug.
+                    dead = dead_actors(trainer.core_actors())
+                    if not dead:
+                        raise
+                    raise RunAbortedError(lost_state_message(dead, saved_at[0] if saved_at else None, "step",
+                                                             f"arena train --resume {run_dir}")) from None
                 curve = plot_runs([run_dir], run_dir / "learning_curve.png", title=f"{cfg.preset} on {cfg.env.id}")
                 logger.finish(_summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
             finally:

@@ -112,7 +112,7 @@ class ApexTrainer(DriverBase):
         self.eval_network.load_state_dict(params)
         r = self.cfg.runner
         return evaluate(self.eval_network, self.cfg, r.eval_episodes, r.eval_epsilon, seed=seed,
-                        video_dir=self.video_dir, step=self.step)
+                        video_dir=self.video_dir, step=self.step, progress=getattr(self.logger, "eval_progress", None))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Counters and learner (``DriverBase``), then each shard's replay when the layout still fits."""
@@ -129,6 +129,9 @@ class ApexTrainer(DriverBase):
         if any(errors):
             self.notes.append(f"replay does not fit this worker layout ({next(e for e in errors if e)}): "
                               "refilling it")
+
+    def core_actors(self) -> dict[str, Any]:
+        return {**super().core_actors(), **{f"replay shard {s}": h for s, h in enumerate(self.shards)}}
 
     def close(self) -> None:
         super().close()

@@ -298,6 +298,10 @@ class DriverBase:
         ray.get(self.learner_actor.load_state_dict.remote(state["learner"]))
         self.take_learner(ray.get(self.learner_actor.publish.remote()))
 
+    def core_actors(self) -> dict[str, Any]:
+        """The actors whose state the run's checkpoints hold, by name (none of them is restarted)."""
+        return {"learner": self.learner_actor}
+
     def close(self) -> None:
         """Kill every actor this trainer started (Ray itself may be shared, e.g. by tests)."""
         self.pool.kill()

@@ -278,4 +278,4 @@ class OnPolicyTrainer(DriverBase):
         self.eval_network.load_state_dict(params)
         r = self.cfg.runner
         return evaluate_policy(self.eval_network, self.cfg, r.eval_episodes, seed=seed, video_dir=self.video_dir,
-                               step=self.step)
+                               step=self.step, progress=getattr(self.logger, "eval_progress", None))

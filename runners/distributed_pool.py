@@ -1,6 +1,7 @@
 """The Ray runner's worker plumbing: the pool of worker actors the driver keeps one call out to
-(``WorkerPool``, with restarts and ``WorkerLostError``), and what every actor shares (``RayActor``,
-``OfferedParams``: a worker's pull of the learner's newest parameters)."""
+(``WorkerPool``, with restarts and ``WorkerLostError``), what every actor shares (``RayActor``,
+``OfferedParams``: a worker's pull of the learner's newest parameters), and how a run tells that an actor
+holding its state (learner, replay) is gone (``dead_actors``, ``lost_state_message``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import ray
-from ray.exceptions import ActorDiedError, RayActorError
+from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
 from agents.params import ParamsClient
 
@@ -100,6 +101,8 @@ class WorkerPool:
         try:
             stats = ray.get(ref)
         except RayActorError as e:
+            if isinstance(e, RayTaskError):  # the worker is alive: an actor it called (its replay shard) died
+                raise
             now = time.monotonic()
             down = self.down_since[i]
             if down is None:
@@ -125,3 +128,33 @@ def kill_actor(handle: Any) -> None:
         ray.kill(handle, no_restart=True)
     except Exception:  # already gone: nothing to free
         pass
+
+
+def dead_actors(actors: dict[str, Any], timeout: float = 10.0) -> list[str]:
+    """The names of ``actors`` (name -> handle, ``RayActor``s) that are gone: a call to them fails.
+
+    Asked after a Ray error, to tell a lost learner or replay shard (the run cannot go on) from anything else.
+    An actor still busy with a long call after ``timeout`` seconds counts as alive.
+    """
+    refs = {name: handle.node_id.remote() for name, handle in actors.items()}
+    deadline = time.monotonic() + timeout
+    dead = []
+    for name, ref in refs.items():
+        try:
+            ray.get(ref, timeout=max(deadline - time.monotonic(), 0.0))
+        except RayActorError:
+            dead.append(name)
+        except RayError:  # busy past the timeout, or Ray itself failing: not known to be dead
+            pass
+    return dead
+
+
+def lost_state_message(dead: list[str], saved_at: int | None, unit: str, resume: str) -> str:
+    """The one line for a run whose ``dead`` actors took state no checkpoint can save now: the last periodic
+    checkpoint (at ``unit`` ``saved_at``, None: none yet) is kept as it is, and ``resume`` continues from it."""
+    many = len(dead) > 1
+    what = f"the Ray {' and '.join(dead)} actor{'s' if many else ''} died"
+    if saved_at is None:
+        return f"{what} before the first checkpoint; start the run again"
+    return (f"{what}, so {'their' if many else 'its'} state cannot be saved: resume from the checkpoint at {unit} "
+            f"{saved_at:,} with {resume}")

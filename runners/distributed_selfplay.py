@@ -43,6 +43,7 @@ from typing import Any, cast
 import numpy as np
 import ray
 import torch
+from ray.exceptions import RayError
 from rich.console import Console
 
 from agents.alphazero.evaluator import NetworkEvaluator
@@ -52,7 +53,7 @@ from envs.games import make_game
 from runners.distributed import check_resources, fit_resources, ray_session
 from runners.distributed_apex import worker_seed
 from runners.distributed_driver import LearnerReport, Plan
-from runners.distributed_pool import WorkerLostError, WorkerPool, kill_actor
+from runners.distributed_pool import WorkerLostError, WorkerPool, dead_actors, kill_actor, lost_state_message
 from runners.distributed_selfplay_actors import GameBatchStats, SelfPlayLearner, SelfPlayWorker
 from runners.selfplay import SelfPlayTrainer
 from runners.selfplay_config import SelfPlayConfig
@@ -114,6 +115,7 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
         self.offer: tuple[int, list[Any]] = (0, [])  # (version, [params ref]) the workers play with
         self.updates = 0
         self.dropped = 0
+        self.checkpointed: int | None = None  # the iteration of the newest checkpoint state taken or restored
         self.worker_version = [0] * plan.num_workers
         self.worker_gps = [0.0] * plan.num_workers  # games per second of each worker's last call
         self.worker_games = [0] * plan.num_workers  # games each worker delivered (this session)
@@ -227,6 +229,7 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
             self.report = ray.get(ref)
             self.gate_score = self._take_report(self.report, gate=True)
         learner = ray.get(self.learner_actor.state_dict.remote())
+        self.checkpointed = self.iteration
         return {"iteration": self.iteration, "games": self.games, "learner": learner["learner"],
                 "best": self.best.state_dict() if self.best is not None else None,
                 "rng": self.rng.bit_generator.state, "buffer": learner["buffer"], "learner_rng": learner["rng"],
@@ -245,6 +248,11 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
         self.elo_history = list(state["elo_history"])
         self.anchor_results = {k: list(v) for k, v in state["anchor_results"].items()}
         self._take_report(ray.get(self.learner_actor.publish.remote()), gate=False)
+        self.checkpointed = self.iteration
+
+    def core_actors(self) -> dict[str, Any]:
+        """The actors whose state the run's checkpoints hold, by name (not restarted)."""
+        return {"learner": self.learner_actor}
 
     def close(self) -> None:
         """Kill every actor this trainer started (Ray itself may be shared, e.g. by tests)."""
@@ -267,10 +275,18 @@ def run_selfplay_ray(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, s
                         f"({plan.worker_cpus:g} CPU each), learner on "
                         f"{ray.get(trainer.learner_actor.device.remote())}")
             try:
-                return run_selfplay(cfg, run_dir, resume=resume, stop_at=stop_at, console=console, trainer=trainer)
-            except WorkerLostError as e:  # learner and position window live on: keep what they hold
-                save_selfplay(trainer, run_dir, final=False)
-                raise RunAbortedError(f"{e} (checkpoint saved at iteration {trainer.iteration}: arena selfplay "
-                                      f"--resume {run_dir})") from None
+                try:
+                    return run_selfplay(cfg, run_dir, resume=resume, stop_at=stop_at, console=console,
+                                        trainer=trainer)
+                except WorkerLostError as e:  # learner and position window live on: keep what they hold
+                    save_selfplay(trainer, run_dir, final=False)
+                    raise RunAbortedError(f"{e} (checkpoint saved at iteration {trainer.iteration}: arena selfplay "
+                                          f"--resume {run_dir})") from None
+            except RayError:  # a dead learner took the window with it: the last periodic checkpoint stays as it is
+                dead = dead_actors(trainer.core_actors())
+                if not dead:
+                    raise
+                raise RunAbortedError(lost_state_message(dead, trainer.checkpointed, "iteration",
+                                                         f"arena selfplay --resume {run_dir}")) from None
         finally:
             trainer.close()

@@ -106,7 +106,8 @@ class SelfPlayWorker(RayActor):
         start = time.perf_counter()
         self.params.pull(version, params)
         s = self.cfg.selfplay
-        record, stats = play_selfplay_games(self.game, self.mcts, self.games, s.temperature_moves, self.rng)
+        record, stats = play_selfplay_games(self.game, self.mcts, self.games, s.temperature_moves, self.rng,
+                                            s.random_opening_moves)
         if s.augment:  # here, not in the learner: the symmetry work scales out with the workers
             record = augment(self.game, record)
         return GameBatchStats(self.index, stats.games, stats.positions, stats.mean_length, stats.first_player_score,

@@ -122,9 +122,9 @@ def test_cli_translates_the_issues_flags() -> None:
     (["dqn-cartpole", "--runner", "ray", "--ray-address", "127.0.0.1:9"], "no Ray cluster reachable"),
 ])
 def test_bad_input_is_one_line(args: list[str], message: str, tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+                               capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["train", *args, "--log.run-dir", str(tmp_path / "run"), "--log.wandb", "off"]) == 2
-    err = capsys.readouterr().err.strip()
+    err = capfd.readouterr().err.strip()  # file descriptor 2 too: Ray's C++ core logs past sys.stderr
     assert err.startswith("arena: error:") and message in err and "\n" not in err
 
 
@@ -226,14 +226,17 @@ def test_synchronous_reinforce_learns_only_fresh_rollouts(local_ray: None, tmp_p
 # --- learning (slow): the acceptance thresholds -------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["dqn-cartpole", "ppo-cartpole"])
-def test_two_workers_solve_cartpole(preset: str, local_ray: None, tmp_path: Path) -> None:
+def test_two_workers_solve_cartpole(preset: str, local_ray: None, tmp_path: Path, learning_seed: int,
+                                    learning_report: dict[str, object]) -> None:
     cfg = PRESETS[preset]()
     assert cfg.runner.eval_episodes == 10 and cfg.runner.target_return == 475.0
-    cfg = replace(cfg, runner=replace(cfg.runner, seed=0, torch_threads=1), distributed=RAY,
+    cfg = replace(cfg, runner=replace(cfg.runner, seed=learning_seed, torch_threads=1), distributed=RAY,
                   log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     assert isinstance(cfg, (TrainConfig, PGTrainConfig))
     result = train(cfg, tmp_path)
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     best = max(r["eval_mean"] for r in evals if r["kind"] == "eval")
+    learning_report.update(best=best, steps=result.steps, steps_to_threshold=next(
+        (r["step"] for r in evals if r["kind"] == "eval" and r["eval_mean"] >= 475.0), None))
     assert best >= 475.0, f"best eval mean {best:.1f} < 475"
     assert result.last_eval is not None and result.last_eval.mean >= 475.0  # the saved model is the solver

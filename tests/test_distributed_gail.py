@@ -90,13 +90,15 @@ def test_gail_runs_checkpoints_and_resumes(local_ray: None, tmp_path: Path, monk
 
 # --- learning (slow) ----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_gail_on_ray_reaches_the_single_process_bar(local_ray: None, tmp_path: Path) -> None:
+def test_gail_on_ray_reaches_the_single_process_bar(local_ray: None, tmp_path: Path, learning_seed: int,
+                                                    learning_report: dict[str, object]) -> None:
     """gail-cartpole with two workers from 4 expert episodes: >= 95% of the expert's 500 within 200,000 steps
     (the single-process test's bar, tests/test_learning_imitation.py)."""
     cfg = replace(gail_cartpole(), demos=DEMOS, distributed=RAY,
                   log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     assert cfg.runner.total_steps == 200_000 and cfg.runner.eval_episodes == 10
-    cfg = replace(cfg, runner=replace(cfg.runner, seed=0, torch_threads=1, target_return=0.95 * 500.0))
+    cfg = replace(cfg, runner=replace(cfg.runner, seed=learning_seed, torch_threads=1, target_return=0.95 * 500.0))
     result = train(cfg, tmp_path)
+    learning_report.update(steps=result.steps, last=result.last_eval.mean if result.last_eval else None)
     assert result.steps <= 200_000 + cfg.env.num_envs * cfg.ppo.rollout_length
     assert result.last_eval is not None and result.last_eval.mean >= 0.95 * 500.0, result.last_eval

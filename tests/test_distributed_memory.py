@@ -205,7 +205,8 @@ def test_recurrent_ppo_learns_from_joined_rollouts(local_ray: None, tmp_path: Pa
 
 # --- learning (slow) -----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_r2d2_on_ray_learns_masked_cartpole(local_ray: None, tmp_path: Path) -> None:
+def test_r2d2_on_ray_learns_masked_cartpole(local_ray: None, tmp_path: Path, learning_seed: int,
+                                            learning_report: dict[str, object]) -> None:
     """Two Ape-X workers (epsilons 0.4 and 0.4^8) feeding R2D2: masked CartPole hides the velocities, so
     a return well above what the same agent without memory reaches (best 43.6 over 50,000 steps in one
     process, tests/test_learning_memory.py) needs the LSTM. Ray runs are not bit-reproducible (chunk arrival
@@ -213,9 +214,12 @@ def test_r2d2_on_ray_learns_masked_cartpole(local_ray: None, tmp_path: Path) -> 
     40,000 steps, an evaluation every 5,000 and a bar of 120, almost three times the memoryless best."""
     cfg = PRESETS["r2d2-cartpole-masked"]()
     assert isinstance(cfg, TrainConfig) and cfg.torso.core == "lstm"
-    cfg = replace(cfg, runner=replace(cfg.runner, seed=0, total_steps=40_000, eval_every=5_000, target_return=None),
+    cfg = replace(cfg, runner=replace(cfg.runner, seed=learning_seed, total_steps=40_000, eval_every=5_000,
+                                             target_return=None),
                   distributed=RAY, log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     train(cfg, tmp_path)
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     best = max(r["eval_mean"] for r in evals if r["kind"] == "eval")
+    learning_report.update(best=best, steps_to_threshold=next(
+        (r["step"] for r in evals if r["kind"] == "eval" and r["eval_mean"] >= 120.0), None))
     assert best >= 120.0, f"best eval mean {best:.1f} < 120"
