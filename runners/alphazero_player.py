@@ -15,7 +15,8 @@ from runners.selfplay_run import load_selfplay_checkpoint
 
 
 def load_player(path: Path, game: Game, simulations: int | None, seed: int) -> MCTSPlayer:
-    """Load ``path`` (a self-play run directory or checkpoint) for ``game``.
+    """Load ``path`` (a self-play run directory or checkpoint) for ``game``, searching ``simulations`` per move
+    (None: the run's evaluation simulations).
 
     Raises:
         GameError: the checkpoint was trained on another game.
@@ -33,5 +34,6 @@ def load_player(path: Path, game: Game, simulations: int | None, seed: int) -> M
     except RuntimeError:
         raise CheckpointError(f"{path}: weights do not fit the network its config describes") from None
     net.eval()
-    sims = simulations or cfg.mcts.num_simulations
+    # Greedy play searches as the run's evaluations did (--selfplay.eval-simulations), else as self-play did.
+    sims = simulations or cfg.selfplay.eval_simulations or cfg.mcts.num_simulations
     return MCTSPlayer(game, sims, NetworkEvaluator(net), seed, name=f"alphazero:{Path(path).name}:{sims}")

@@ -48,8 +48,13 @@ class SelfPlayStats:
 
 
 def play_selfplay_games(game: Game, mcts: MCTS, num_games: int, temperature_moves: int,
-                        rng: np.random.Generator) -> tuple[GameRecord, SelfPlayStats]:
-    """Play ``num_games`` games at once with root noise; return every position with its targets."""
+                        rng: np.random.Generator, random_moves: int = 0) -> tuple[GameRecord, SelfPlayStats]:
+    """Play ``num_games`` games at once with root noise; return every position with its targets.
+
+    The first ``random_moves`` moves of each game are drawn uniformly from the legal ones (every position is
+    still searched, and its visit distribution is still the policy target), so openings the network would
+    never choose itself, but an opponent may, are learned too.
+    """
     t0 = time.perf_counter()
     roots = [mcts.new_root(game.new_initial_state()) for _ in range(num_games)]
     trajectories: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]] = [[] for _ in range(num_games)]
@@ -62,8 +67,11 @@ def play_selfplay_games(game: Game, mcts: MCTS, num_games: int, temperature_move
             root = roots[i]
             state = root.state
             target = mcts.policy(root, 1.0)  # [A] visit distribution: the training target pi
-            greedy = state.move_number() >= temperature_moves
-            action = sample_action(mcts.policy(root, 0.0) if greedy else target, rng)
+            if state.move_number() < random_moves:
+                action = int(rng.choice(np.flatnonzero(state.legal_mask())))
+            else:
+                greedy = state.move_number() >= temperature_moves
+                action = sample_action(mcts.policy(root, 0.0) if greedy else target, rng)
             trajectories[i].append((state.observation(), state.legal_mask(), target, state.current_player()))
             roots[i] = mcts.advance(root, action)
             if roots[i].state.is_terminal():
@@ -135,7 +143,7 @@ class SelfPlayTrainer:
     def iterate(self) -> dict[str, float]:
         s = self.cfg.selfplay
         record, stats = play_selfplay_games(self.game, self.mcts, s.games_per_iteration, s.temperature_moves,
-                                            self.rng)
+                                            self.rng, s.random_opening_moves)
         self.buffer.add(augment(self.game, record) if s.augment else record)
         self.games += stats.games
         metrics: dict[str, float] = {"games": float(self.games), "positions": float(self.buffer.added),

@@ -15,10 +15,12 @@ from rich.table import Table
 
 from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, CheckpointError, atomic_save, load
 from runners.config import from_dict, to_dict
-from runners.logging import _init_wandb
+from runners.logging import _init_wandb, trim_metrics
 from runners.loop import _StopFlag
+from runners.resume import check_fits, load_into
 from runners.selfplay import SelfPlayTrainer
 from runners.selfplay_config import SelfPlayConfig
+from runners.validation import validate_config
 
 FORMAT = "arena-selfplay-1"
 
@@ -30,6 +32,8 @@ class SelfPlayResult:
     seconds: float
     last_elo: dict[str, Any] | None
     interrupted: bool
+    signum: int | None = None
+    """SIGINT / SIGTERM that stopped the run; the CLI exits with 128 + signum."""
 
 
 class SelfPlayLogger:
@@ -71,8 +75,9 @@ class SelfPlayLogger:
     def evaluation(self, entry: dict[str, Any]) -> None:
         self.write({"kind": "eval", **entry})
         vs = ", ".join(f"{k} {w}/{d}/{lo}" for k, (w, d, lo) in entry["vs"].items())
+        bound = " - won every anchor game: the rating is a lower bound" if saturated(entry) else ""
         self.console.log(f"Elo @ iteration {entry['iteration']}: {round(entry['elo'])} ± {entry['elo_ci95']:.0f} "
-                         f"(W/D/L {vs})")
+                         f"(W/D/L {vs}){bound}")
         if self.bar is not None:
             self.bar.update(self.task, elo=f"{round(entry['elo'])}")
 
@@ -85,6 +90,12 @@ class SelfPlayLogger:
         if self.wandb is not None:
             self.wandb.finish()
             self.wandb = None
+
+
+def saturated(entry: dict[str, Any]) -> bool:
+    """Every anchor game of this Elo evaluation was won: the anchors cannot measure the agent any more, and the
+    fitted rating (pulled toward the prior) is only a lower bound."""
+    return all(d == 0 and lo == 0 for _, d, lo in entry["vs"].values())
 
 
 def save_selfplay(trainer: SelfPlayTrainer, run_dir: Path, final: bool) -> None:
@@ -122,6 +133,7 @@ def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_
     ``--distributed.kind ray`` goes through ``runners.distributed_selfplay``, which starts the actors and comes
     back here with its ``trainer``.
     """
+    validate_config(cfg)  # every field's declared range, before anything is built (CLI, resume and Python API)
     if cfg.distributed.kind == "ray" and trainer is None:
         from runners.distributed_selfplay import run_selfplay_ray
 
@@ -130,17 +142,22 @@ def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_
     trainer = trainer or SelfPlayTrainer(cfg)  # validates the game and config before the run directory appears
     if resume:
         state = load(run_dir / CHECKPOINT_DIR / LATEST)
-        if state.get("format") != FORMAT:
+        if not isinstance(state, dict) or state.get("format") != FORMAT or not isinstance(state.get("trainer"), dict):
             raise CheckpointError(f"{run_dir} holds no self-play checkpoint")
-        if state["trainer"]["game"] != trainer.game.name:
-            raise CheckpointError(f"run {run_dir} was trained on {state['trainer']['game']}, not {trainer.game.name}")
-        trainer.load_state_dict(state["trainer"])
+        if state["trainer"].get("game") != trainer.game.name:
+            raise CheckpointError(f"run {run_dir} was trained on {state['trainer'].get('game')}, "
+                                  f"not {trainer.game.name}")
+        check_fits(cfg, state, run_dir)  # the network's shape cannot change
+        load_into(trainer, state["trainer"], run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
     if not resume:
         console.log(f"run directory: {run_dir}")
     s = cfg.selfplay
     end = s.iterations if stop_at is None else min(stop_at, s.iterations)
+    if resume:  # rows a killed run logged after its last checkpoint are logged again from here
+        evaluated = bool(trainer.elo_history) and trainer.elo_history[-1]["iteration"] == trainer.iteration
+        trim_metrics(run_dir / "metrics.jsonl", "iteration", trainer.iteration, () if evaluated else ("eval",))
     logger = SelfPlayLogger(run_dir, cfg, trainer.iteration, console)
     t0 = time.perf_counter()
     interrupted = False
@@ -157,15 +174,17 @@ def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_
                     break
                 if s.time_limit_s > 0 and time.perf_counter() - t0 >= s.time_limit_s:
                     break
-        if not interrupted and s.eval_every > 0 and (not trainer.elo_history
-                                                     or trainer.elo_history[-1]["iteration"] != trainer.iteration):
-            logger.evaluation(trainer.evaluate())
-        save_selfplay(trainer, run_dir, final=not interrupted)
+            if not interrupted and s.eval_every > 0 and (not trainer.elo_history or
+                                                         trainer.elo_history[-1]["iteration"] != trainer.iteration):
+                save_selfplay(trainer, run_dir, final=False)  # the final Elo games take a while: keep the run first
+                logger.evaluation(trainer.evaluate())
+            save_selfplay(trainer, run_dir, final=not interrupted)  # a signal here lets the writes finish
         plot_elo(trainer.elo_history, run_dir / "elo_curve.png", f"{cfg.preset} on {cfg.game}")
     finally:
         logger.close()
     result = SelfPlayResult(trainer.iteration, trainer.games, time.perf_counter() - t0,
-                            trainer.elo_history[-1] if trainer.elo_history else None, interrupted)
+                            trainer.elo_history[-1] if trainer.elo_history else None,
+                            interrupted or stop.signum is not None, signum=stop.signum)
     _print_summary(console, cfg, run_dir, result)
     return result
 
@@ -182,6 +201,11 @@ def plot_elo(history: Sequence[dict[str, Any]], out: Path, title: str) -> Path |
     games = [h["games"] for h in history]
     ax.errorbar(games, [h["elo"] for h in history], yerr=[h["elo_ci95"] for h in history], marker="o", ms=3,
                 capsize=2, label="alphazero")
+    bounds = [h for h in history if saturated(h)]
+    if bounds:
+        ax.plot([h["games"] for h in bounds], [h["elo"] for h in bounds], "^", ms=8, color="tab:red",
+                label="won every anchor game: a lower bound")
+        ax.legend(loc="lower right", fontsize=8)
     for name, elo in history[-1]["anchor_elo"].items():
         ax.axhline(elo, ls="--", lw=1, color="gray")
         ax.text(games[0], elo, f" {name}", va="bottom", fontsize=8, color="gray")

@@ -18,26 +18,36 @@ def print_results(result: TournamentResult, console: Console | None = None) -> N
     """The W/D/L matrix (row against column, both colours) and the Elo ranking with 95% intervals."""
     console = console or Console()
     names, k = result.names, len(result.names)
+    # Player specs are long (alphazero:runs/.../model.pt:200): the matrix uses short labels and a legend
+    # gives the full names, so no column is cut however narrow the terminal.
+    labels = [f"P{i + 1}" for i in range(k)]
     matrix = Table(title=f"{result.game}: wins/draws/losses of the row player ({result.games_per_pair} games a pair)")
     matrix.add_column("")
-    for n in names:
-        matrix.add_column(n, justify="center")
+    for label in labels:
+        matrix.add_column(label, justify="center")
     for i in range(k):
         cells = ["-" if i == j else f"{result.wins[i, j]}/{result.draws[i, j]}/{result.wins[j, i]}"
                  for j in range(k)]
-        matrix.add_row(names[i], *cells)
+        matrix.add_row(labels[i], *cells)
     console.print(matrix)
+    legend = Table(show_header=False, box=None, padding=(0, 1))
+    legend.add_column(justify="right")
+    legend.add_column(overflow="fold")
+    for label, name in zip(labels, names, strict=True):
+        legend.add_row(label, name)
+    console.print(legend)
 
     elo = result.elo
     ranking = Table(title=f"Elo (Bradley-Terry, {elo.anchor} = 0, 95% interval)")
     for col, justify in (("#", "right"), ("player", "left"), ("Elo", "right"), ("± 95%", "right"),
                          ("score", "right"), ("W/D/L", "center")):
-        ranking.add_column(col, justify=justify)  # type: ignore[arg-type]
+        # Long names wrap inside their cell instead of being cut with an ellipsis.
+        ranking.add_column(col, justify=justify, overflow="fold" if col == "player" else "ellipsis")  # type: ignore[arg-type]
     for rank, i in enumerate(elo.order(), 1):
         w, d, l = int(result.wins[i].sum()), int(result.draws[i].sum()), int(result.wins[:, i].sum())
         score = (w + d / 2) / max(w + d + l, 1)
-        ranking.add_row(str(rank), names[i], f"{elo.ratings[i]:.0f}", f"{elo.ci95[i]:.0f}", f"{score:.1%}",
-                        f"{w}/{d}/{l}")
+        ranking.add_row(str(rank), f"{labels[i]} {names[i]}", f"{elo.ratings[i]:.0f}", f"{elo.ci95[i]:.0f}",
+                        f"{score:.1%}", f"{w}/{d}/{l}")
     console.print(ranking)
 
 

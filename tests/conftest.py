@@ -29,3 +29,24 @@ def local_ray() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def learning_seed() -> int:
+    """The seed of a learning test: 0, or ``ARENA_LEARNING_SEED`` when benchmarks/learning_robustness.py runs
+    the same test on other seeds."""
+    return int(os.environ.get("ARENA_LEARNING_SEED", "0"))
+
+
+@pytest.fixture
+def learning_report(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
+    """A dict a learning test fills with what it measured (steps to its threshold, best return, losses); written
+    as one JSON line to ``ARENA_LEARNING_REPORT`` when that is set, even when the test fails."""
+    report: dict[str, object] = {}
+    yield report
+    path = os.environ.get("ARENA_LEARNING_REPORT")
+    if path:
+        import json
+
+        with open(path, "a") as f:
+            f.write(json.dumps({"test": request.node.nodeid, **report}) + "\n")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from agents.bots.base import Player
+from envs.games.base import Game
 from runners.config import LogConfig, TrainConfig
 from runners.pg_config import PGTrainConfig
 from runners.presets import PRESETS
@@ -45,3 +51,47 @@ def quick_any(preset: str, run_dir: Path, total_steps: int = 200) -> TrainConfig
     if isinstance(PRESETS[preset](), PGTrainConfig):
         return quick_pg(preset, run_dir, total_steps)
     return quick(preset, run_dir, total_steps)
+
+
+def eval_records(run_dir: Path) -> list[dict[str, Any]]:
+    """The ``eval`` rows of ``run_dir``'s metrics.jsonl, in order."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("kind") == "eval"]
+
+
+def best_eval(run_dir: Path) -> float:
+    return max(r["eval_mean"] for r in eval_records(run_dir))
+
+
+def steps_to(run_dir: Path, threshold: float) -> int | None:
+    """Env steps of the first evaluation whose mean reached ``threshold`` (None: never)."""
+    return next((int(r["step"]) for r in eval_records(run_dir) if r["eval_mean"] >= threshold), None)
+
+
+def lines_lost(player: Player, game: Game, seat: int) -> tuple[int, int]:
+    """Play ``player`` (deterministic: greedy, no noise) in ``seat`` against every possible opponent line, not
+    just perfect ones: ``(lines it loses, lines in all)``. Exhaustive, so only for small games (tic-tac-toe:
+    a few hundred lines, seconds). The player's moves are searched a tree level at a time, in one batch."""
+    frontier = [game.new_initial_state()]
+    lost = total = 0
+    while frontier:
+        children = []
+        mine = [s for s in frontier if s.current_player() == seat]
+        for state, action in zip(mine, player.act(mine) if mine else [], strict=True):
+            child = state.clone()
+            child.apply(int(action))
+            children.append(child)
+        for state in frontier:
+            if state.current_player() != seat:
+                for action in np.flatnonzero(state.legal_mask()):
+                    child = state.clone()
+                    child.apply(int(action))
+                    children.append(child)
+        frontier = []
+        for child in children:
+            if child.is_terminal():
+                total += 1
+                lost += int(child.returns()[seat] < 0)
+            else:
+                frontier.append(child)
+    return lost, total

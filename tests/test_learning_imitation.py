@@ -17,7 +17,8 @@ from tests.test_imitation import cartpole_expert
 
 
 @pytest.mark.slow
-def test_gail_and_bc_from_four_expert_episodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gail_and_bc_from_four_expert_episodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, learning_seed: int,
+                                               learning_report: dict[str, object]) -> None:
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     record_dataset(cartpole_expert, "CartPole-v1", 4, 123, "expert4", {"algorithm": "linear controller"})
     expert_return = 500.0  # the controller balances every episode to the time limit (checked below via BC's log)
@@ -32,7 +33,9 @@ def test_gail_and_bc_from_four_expert_episodes(tmp_path: Path, monkeypatch: pyte
 
     gail = replace(gail_cartpole(), demos="arena/expert4-v0", log=replace(log, run_dir=str(tmp_path / "gail")))
     assert gail.runner.total_steps == 200_000 and gail.runner.eval_episodes == 10
-    gail = replace(gail, runner=replace(gail.runner, seed=0, target_return=0.95 * expert_return))
+    gail = replace(gail, runner=replace(gail.runner, seed=learning_seed, target_return=0.95 * expert_return))
     result = train(gail, tmp_path / "gail")
+    learning_report.update(steps=result.steps, last=result.last_eval.mean if result.last_eval else None,
+                           bc=bc_result.last_eval.mean)
     assert result.steps <= 200_000
     assert result.last_eval is not None and result.last_eval.mean >= 0.95 * expert_return, result.last_eval

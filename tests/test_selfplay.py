@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import torch
 from agents.alphazero.mcts import MCTS
 from agents.alphazero.rollout import RandomRolloutEvaluator
 from envs.games import make_game
+from envs.games.base import GameState
+from replay.types import GameRecord
 from runners.cli import main
 from runners.config import LogConfig
 from runners.selfplay import augment, play_selfplay_games
@@ -46,6 +49,36 @@ def test_selfplay_positions_have_consistent_targets() -> None:
     aug = augment(game, rec)
     assert len(aug) == 8 * len(rec)
     assert not (aug.policy * ~aug.legal_mask).any()  # masks are transformed like the policies
+
+
+def test_random_opening_moves_spread_the_openings_and_keep_the_search_targets() -> None:
+    """A network sure of one opening (all prior on the centre, no root noise, greedy) opens every game there;
+    with ``random_moves=1`` the first move is uniform over the 9 cells, and the opening position still
+    carries its searched visit distribution as the policy target."""
+    game = make_game("tictactoe")
+
+    class CentreEvaluator:
+        def evaluate(self, states: Sequence[GameState]) -> tuple[np.ndarray, np.ndarray]:
+            masks = np.stack([s.legal_mask() for s in states]).astype(np.float32)  # [B, 9]
+            priors = masks * np.where(np.arange(9) == 4, 1.0, 1e-3)
+            return priors / priors.sum(1, keepdims=True), np.zeros(len(states), np.float32)
+
+    def openings(random_moves: int) -> tuple[set[int], GameRecord]:
+        rng = np.random.default_rng(0)
+        cfg = replace(SELFPLAY_PRESETS["alphazero-tictactoe"]().mcts, num_simulations=8, dirichlet_epsilon=0.0)
+        rec, _ = play_selfplay_games(game, MCTS(cfg, CentreEvaluator(), rng), 90, temperature_moves=0, rng=rng,
+                                     random_moves=random_moves)
+        empty = np.flatnonzero(rec.obs.reshape(len(rec), -1).sum(1) == 0)  # [90] each game's opening position
+        assert len(empty) == 90
+        # The position after the opening move has one stone, in the opponent's plane ([2, 3, 3]: mover first).
+        return {int(np.flatnonzero(rec.obs[i + 1, 1].reshape(-1))[0]) for i in empty}, rec
+
+    assert openings(0)[0] == {4}
+    opened, rec = openings(1)
+    assert opened == set(range(9))
+    empty = np.flatnonzero(rec.obs.reshape(len(rec), -1).sum(1) == 0)
+    assert np.allclose(rec.policy[empty].sum(1), 1.0) and (rec.policy[empty].argmax(1) == 4).all()  # searched
+
 
 
 @pytest.mark.parametrize("preset", sorted(SELFPLAY_PRESETS))
@@ -106,3 +139,13 @@ def test_cli_selfplay_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert main(bad) == 2, bad
         err = capsys.readouterr().err.strip()
         assert err.startswith("arena: error:") and "\n" not in err and needle in err, (bad, err)
+
+
+def test_an_evaluation_that_won_every_anchor_game_is_a_lower_bound(tmp_path: Path) -> None:
+    from runners.selfplay_run import plot_elo, saturated
+
+    won = {"iteration": 2, "games": 8, "elo": 1557.0, "elo_ci95": 600.0, "vs": {"random": [10, 0, 0]},
+           "anchor_elo": {"random": 0.0}}
+    drew = {**won, "iteration": 1, "games": 4, "vs": {"random": [9, 1, 0]}}
+    assert saturated(won) and not saturated(drew)
+    assert plot_elo([drew, won], tmp_path / "elo.png", "t") == tmp_path / "elo.png"

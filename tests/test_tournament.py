@@ -65,6 +65,23 @@ def test_cmd_tournament_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFix
     assert "Elo" in printed and "minimax:2" in printed
 
 
+def test_console_tables_show_whole_names_on_a_narrow_terminal() -> None:
+    """Long player specs are never cut: the matrix uses P1..Pk with a legend, and the ranking's names wrap."""
+    from rich.console import Console
+
+    from runners.tournament_report import print_results
+
+    game = TicTacToe()
+    long_a = "openspiel-mcts:1000"
+    players = {spec: make_player(spec, game, k) for k, spec in enumerate(["random", "minimax:2", long_a])}
+    result = round_robin(game, players, 2, seed=0, progress=False)
+    buf = io.StringIO()
+    print_results(result, Console(file=buf, width=60))
+    text = buf.getvalue()
+    assert "…" not in text
+    assert "P3" in text and long_a in "".join(text.split())  # the legend gives the whole name (maybe wrapped)
+
+
 def test_tournament_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(GameError, match="unknown game"):
         cmd_tournament(["--game", "chezz", "random", "minimax", "--out", str(tmp_path)])
