@@ -90,7 +90,8 @@ ACTIONS: dict[str, str] = {
         "first 3 sampled; 3 of 4 seeds tried on AVX-512 lost lines as second player, to edge openings and traps "
         "the network never played itself); the test now tries every opponent line, not 100 games",
     "tests/test_distributed_selfplay.py::test_ray_selfplay_learns_tictactoe":
-        "same preset fix as the single-process test",
+        "same preset fix as the single-process test; bounded by the preset's iterations, no longer by a 170 s "
+        "time limit (a loaded machine played fewer iterations)",
 }
 
 
@@ -119,6 +120,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def git_commit() -> str:
+    """HEAD, marked when the code the tests run differs from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "agents", "envs", "replay", "runners", "tests")
+    return git("rev-parse", "--short", "HEAD") + (" + uncommitted changes" if dirty else "")
+
+
 def run_one(case: Case, seed: int, kernel: str) -> dict[str, Any]:
     """Run the test once; its outcome, the report its ``learning_report`` fixture wrote, and the wall time."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +141,7 @@ def run_one(case: Case, seed: int, kernel: str) -> dict[str, Any]:
         wall = time.perf_counter() - t0
         lines = report.read_text().splitlines() if report.exists() else []
     failure = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")), "")
-    return {"node": case.node, "seed": seed, "kernel": kernel, "passed": proc.returncode == 0,
+    return {"node": case.node, "seed": seed, "kernel": kernel, "commit": git_commit(), "passed": proc.returncode == 0,
             "returncode": proc.returncode, "wall_s": round(wall, 1),
             "report": json.loads(lines[-1]) if lines else {}, "failure": failure[-300:]}
 
@@ -200,8 +210,7 @@ def main() -> None:
     if not a.report_only:
         data["cpu"] = cpu_model()
         data["capabilities"] = {k: capability(k) for k in a.kernels}
-        data["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                        text=True).stdout.strip()
+        data["commit"] = git_commit()
         cases = [c for c in CASES if a.only is None or any(o in c.node for o in a.only)]
         have = {(r["node"], r["seed"], r["kernel"]) for r in data["runs"]}
         todo = [(c, s, k) for c in cases for s in a.seeds for k in a.kernels

@@ -174,7 +174,7 @@ def plan(cfg: TrainConfig | PGTrainConfig, start_step: int = 0) -> Plan:
     d = cfg.distributed
     worker_cpus, learner_gpus = fit_resources(d, cfg.runner.device)
     envs = d.envs_per_worker or max(1, math.ceil(cfg.env.num_envs / d.num_workers))
-    threads = cfg.runner.torch_threads if cfg.runner.torch_threads > 0 else max(1, int(d.learner_cpus))
+    threads = max(1, int(d.learner_cpus), cfg.runner.torch_threads)  # the learner uses the CPUs it reserved
     return Plan(d.num_workers, envs, worker_cpus, d.learner_cpus, learner_gpus, threads,
                 ray.get_runtime_context().get_node_id(), start_step)
 

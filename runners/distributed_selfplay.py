@@ -75,7 +75,7 @@ def selfplay_plan(cfg: SelfPlayConfig) -> Plan:
     (``--distributed.envs-per-worker``, by default ``games_per_iteration`` shared out among the workers)."""
     d, s = cfg.distributed, cfg.selfplay
     worker_cpus, learner_gpus = fit_resources(d, "auto")
-    threads = s.torch_threads if s.torch_threads > 0 else max(1, int(d.learner_cpus))
+    threads = max(1, int(d.learner_cpus), s.torch_threads)  # the learner uses the CPUs it reserved
     games = d.envs_per_worker or math.ceil(s.games_per_iteration / d.num_workers)  # one iteration per round
     return Plan(d.num_workers, games, worker_cpus, d.learner_cpus, learner_gpus, threads,
                 ray.get_runtime_context().get_node_id())

@@ -37,8 +37,10 @@ class PGRunnerConfig:
     """Run seed; every RNG (envs, action sampling, minibatches, network init) derives from it."""
     device: str = "auto"
     """Torch device: auto (cuda when present), cpu, cuda, cuda:1, ..."""
-    torch_threads: Annotated[int, Interval(ge=0, le=4_096)] = 0
-    """torch intra-op threads (0: torch's default)."""
+    torch_threads: Annotated[int, Interval(ge=0, le=4_096)] = 1
+    """torch intra-op threads (0: one per core, torch's default). 1 by default: beside other busy processes one
+    per core ran 2.7-4.6x slower (benchmarks/results/torch_threads.md); on an idle machine it gains nothing for
+    MLPs and MinAtar and about 1.5x for the Nature CNN (Atari on a dedicated machine: try 0)."""
 
 
 @dataclass(frozen=True)
