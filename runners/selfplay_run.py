@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, CheckpointError, atomic_save, load
-from runners.config import from_dict, to_dict
+from runners.config import to_dict
 from runners.logging import _init_wandb, trim_metrics
 from runners.loop import _StopFlag
 from runners.resume import check_fits, load_into
@@ -232,11 +232,3 @@ def _print_summary(console: Console, cfg: SelfPlayConfig, run_dir: Path, result:
     table.add_row("run directory", str(run_dir))
     console.print(table)
 
-
-def load_run_config(run_dir: Path) -> SelfPlayConfig:
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} is not an arena self-play run directory (no config.json)")
-    cfg = from_dict(SelfPlayConfig, json.loads(path.read_text()))
-    assert isinstance(cfg, SelfPlayConfig)
-    return cfg
