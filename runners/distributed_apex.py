@@ -283,7 +283,6 @@ class ApexLearner(RayActor):
         """Update until ``target`` updates (or the replay runs dry), then publish the parameters."""
         start, waited = time.perf_counter(), 0.0
         beta = self.beta(step)
-        self._take_obs_stats()
         metrics: dict[str, float] = {}
         prios: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         done_before, empty = self.learner.updates, 0
@@ -302,6 +301,9 @@ class ApexLearner(RayActor):
                     break
                 continue
             s, batch = self.ready.popleft()
+            # Only now: the shards have stored (and counted) observations. Taken at the first train call, the
+            # statistics could be empty while the first pushes were still in flight, and frozen that way.
+            self._take_obs_stats()
             out = self.learner.step(batch)
             metrics = out.metrics
             if self.cfg.agent.prioritized and out.priorities is not None:
