@@ -138,6 +138,13 @@ def test_clone_key_history(game: Game) -> None:
     assert state.history() == [0, 1]
 
 
+@ALL
+def test_states_stay_slotted(game: Game) -> None:
+    # Search clones a state per node: the shared base must not give states a __dict__ back.
+    state = game.new_initial_state()
+    assert not hasattr(state, "__dict__") and not hasattr(state.clone(), "__dict__")
+
+
 def test_render() -> None:
     board = play(TicTacToe(), [4, 0]).render()
     assert board.splitlines()[1].split()[1:] == ["O", ".", "."] and "X" in board.splitlines()[2]

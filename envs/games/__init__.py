@@ -2,7 +2,8 @@
 
 ``make_game(name)`` is the entry point; every game it returns satisfies ``Game`` (see ``base.py``).
 The built-ins also offer ``random_rollout`` on states (numba playouts) and ``new_batch(n)`` (many games
-stepped together as numpy arrays). OpenSpiel is imported only when an ``"openspiel:..."`` game is made.
+stepped together as numpy arrays), on the shared bases of ``bitboard.py``. OpenSpiel is imported only when an
+``"openspiel:..."`` game is made.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ bottom and a seventh, always empty, sentinel bit per column so that shifts never
 column into the next. A state keeps two Python ints: the stones of the player to move (``me``) and all
 stones (``mask``); playing column ``c`` is ``mask | (mask + bottom(c))``, and four in a row is
 ``m = b & (b >> s); m & (m >> 2s)`` for the shifts 1 (vertical), 7 (horizontal), 6 and 8 (diagonals).
+
+The bookkeeping shared with tic-tac-toe (turn, result, history, the batch's stepping) is in ``bitboard.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 from numba import njit
 
 from envs.games.base import IllegalMoveError
+from envs.games.bitboard import BitboardBatch, BitboardState
+from envs.games.bitboard import rollout_seed as rollout_seed  # re-exported: a public name of this module
 
 ROWS, COLS = 6, 7
 NUM_CELLS = ROWS * COLS
@@ -30,7 +34,6 @@ _LEGAL = {
     for full in range(1 << COLS)
 }
 _LEGAL_ACTIONS = {key: tuple(np.flatnonzero(legal).tolist()) for key, legal in _LEGAL.items()}
-_RETURNS = {-1: (0.0, 0.0), 0: (1.0, -1.0), 1: (-1.0, 1.0), 2: (0.0, 0.0)}  # by winner; 2 is a draw
 
 
 def _four(b: int) -> bool:
@@ -84,26 +87,16 @@ def _rollout_loop(me: int, mask: int, moves: int, seed: int) -> int:
 _rollout_jit = njit(cache=True, nogil=True)(_rollout_loop)
 
 
-def rollout_seed(rng: np.random.Generator) -> int:
-    """A nonzero 32-bit xorshift seed from ``rng`` (one raw draw: about 4x cheaper than ``integers``)."""
-    return int(rng.bit_generator.random_raw()) % 0xFFFFFFFF + 1
-
-
-class Connect4State:
+class Connect4State(BitboardState):
     """One Connect Four position (mutable: ``apply`` plays in place; search clones first)."""
 
-    __slots__ = ("_me", "_mask", "_hist", "_winner")
+    __slots__ = ("_me", "_mask")
 
     def __init__(self) -> None:
         """The empty board, X (player 0) to move."""
+        super().__init__()
         self._me = 0  # stones of the player to move
         self._mask = 0  # all stones
-        self._hist: list[int] = []
-        self._winner = -1  # -1 ongoing, 0 / 1 the winner, 2 a draw
-
-    def current_player(self) -> int:
-        """0 or 1; -1 once the game is over."""
-        return -1 if self._winner != -1 else len(self._hist) & 1
 
     def legal_mask(self) -> np.ndarray:
         """bool ``[7]``: the columns that are not full."""
@@ -140,13 +133,6 @@ class Connect4State:
             return f"connect4: action {action} is not a column (0..6)"
         return f"connect4: column {action} is full"
 
-    def is_terminal(self) -> bool:
-        return self._winner != -1
-
-    def returns(self) -> np.ndarray:
-        """float ``[2]``."""
-        return np.array(_RETURNS[self._winner])
-
     def observation(self) -> np.ndarray:
         """float32 ``[2, 6, 7]``, row 0 at the top: the mover's stones, then the opponent's."""
         boards = np.array((self._me, self._me ^ self._mask), dtype=np.int64)
@@ -160,12 +146,6 @@ class Connect4State:
     def key(self) -> int:
         """``me + mask``: unique per position (the mover follows from the stone count)."""
         return self._me + self._mask
-
-    def move_number(self) -> int:
-        return len(self._hist)
-
-    def history(self) -> list[int]:
-        return self._hist.copy()
 
     def stones(self) -> tuple[int, int]:
         """Bitboards ``(X, O)`` (players 0 and 1) in the layout of the module docstring."""
@@ -196,12 +176,8 @@ class Connect4State:
             raise IllegalMoveError(f"connect4: {text!r} is not a legal move here ({self._illegal(action)})")
         return action
 
-    def random_rollout(self, rng: np.random.Generator) -> np.ndarray:
-        """float ``[2]``: the returns of one uniformly random playout from here; the state is unchanged."""
-        if self._winner != -1:
-            return self.returns()
-        r0 = _rollout_jit(self._me, self._mask, len(self._hist), rollout_seed(rng))
-        return np.array((float(r0), float(-r0)))
+    def _rollout(self, seed: int) -> int:
+        return _rollout_jit(self._me, self._mask, len(self._hist), seed)
 
 
 class Connect4:
@@ -233,84 +209,45 @@ def _four_np(b: np.ndarray) -> np.ndarray:
     return won
 
 
-class Connect4Batch:
+class Connect4Batch(BitboardBatch[Connect4State]):
     """``N`` Connect Four games as int64 bitboard arrays, stepped together (self-play of many games).
 
-    Games that have ended ignore further actions until ``reset``.
+    Games that have ended ignore further actions until ``reset``. Besides the base's arrays it keeps
+    ``mask``, all stones, for the carry that drops a stone into a column (``mask | (mask + bottom)``).
 
     Args:
         n: number of games.
     """
 
+    _label, _num_actions, _max_moves = "connect4", COLS, NUM_CELLS
+
     def __init__(self, n: int) -> None:
-        self.n = n
-        self.boards = np.zeros((n, 2), dtype=np.int64)  # [N, 2] bitboards of players 0 and 1
+        super().__init__(n)
         self.mask = np.zeros(n, dtype=np.int64)  # [N] all stones
-        self.moves = np.zeros(n, dtype=np.int64)  # [N] plies played
-        self.winner = np.full(n, -1, dtype=np.int64)  # [N] -1 ongoing, 0 / 1, 2 draw
-        self.hist = np.zeros((n, NUM_CELLS), dtype=np.int64)  # [N, 42] actions in order
 
     def reset(self, which: np.ndarray | None = None) -> None:
         """Restart all games, or those selected by ``which`` (bool ``[N]`` or indices)."""
-        idx = slice(None) if which is None else which
-        self.boards[idx] = 0
-        self.mask[idx] = 0
-        self.moves[idx] = 0
-        self.winner[idx] = -1
-        self.hist[idx] = 0
+        super().reset(which)
+        self.mask[slice(None) if which is None else which] = 0
 
-    @property
-    def terminal(self) -> np.ndarray:
-        """bool ``[N]``."""
-        return self.winner != -1
+    def _free(self) -> np.ndarray:
+        """bool ``[N, 7]``: the columns whose top cell is empty."""
+        return (self.mask[:, None] >> _SHIFT[0]) & 1 == 0
 
-    @property
-    def current_player(self) -> np.ndarray:
-        """int ``[N]``: 0 or 1, -1 for finished games."""
-        return np.where(self.terminal, -1, self.moves & 1)
+    def _taken(self, games: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return (self.mask[games] >> (7 * a + ROWS - 1)) & 1 == 1
 
-    def legal_masks(self) -> np.ndarray:
-        """bool ``[N, 7]`` (all False for finished games)."""
-        full = (self.mask[:, None] >> _SHIFT[0]) & 1  # [N, 7] top row
-        return (full == 0) & ~self.terminal[:, None]
-
-    def step(self, actions: np.ndarray) -> None:
-        """Play ``actions`` int ``[N]`` in every unfinished game; ``IllegalMoveError`` if one is illegal."""
-        actions = np.asarray(actions, dtype=np.int64)
-        live = np.flatnonzero(~self.terminal)
-        a = actions[live]
-        bad = (a < 0) | (a >= COLS)
-        ok = ~bad
-        bad[ok] = (self.mask[live[ok]] >> (7 * a[ok] + ROWS - 1)) & 1 == 1
-        if bad.any():
-            i = int(live[np.argmax(bad)])
-            raise IllegalMoveError(f"connect4 batch: action {int(actions[i])} is illegal in game {i}")
-        player = self.moves[live] & 1
-        mask = self.mask[live]
+    def _place(self, games: np.ndarray, player: np.ndarray, a: np.ndarray) -> np.ndarray:
+        mask = self.mask[games]  # [K]
         new_mask = mask | (mask + (1 << (7 * a)))
-        stones = self.boards[live, player] | (new_mask ^ mask)
-        self.boards[live, player] = stones
-        self.mask[live] = new_mask
-        self.hist[live, self.moves[live]] = a
-        self.moves[live] += 1
-        won = _four_np(stones)
-        self.winner[live] = np.where(won, player, np.where(self.moves[live] == NUM_CELLS, 2, -1))
+        stones = self.boards[games, player] | (new_mask ^ mask)  # [K] the movers' stones after the move
+        self.boards[games, player] = stones
+        self.mask[games] = new_mask
+        return _four_np(stones)
 
-    def returns(self) -> np.ndarray:
-        """float ``[N, 2]`` (zeros for unfinished games and draws)."""
-        r0 = np.select([self.winner == 0, self.winner == 1], [1.0, -1.0], 0.0)
-        return np.stack([r0, -r0], axis=1)
-
-    def observations(self) -> np.ndarray:
-        """float32 ``[N, 2, 6, 7]``, canonical: the mover's stones first (once finished: the next in turn)."""
-        mover = self.moves & 1
-        rows = np.arange(self.n)
-        boards = np.stack([self.boards[rows, mover], self.boards[rows, 1 - mover]], axis=1)  # [N, 2]
+    def _planes(self, boards: np.ndarray) -> np.ndarray:
+        """float32 ``[N, 2, 6, 7]``, row 0 at the top."""
         return ((boards[:, :, None, None] >> _SHIFT) & 1).astype(np.float32)
 
-    def state(self, i: int) -> Connect4State:
-        """Game ``i`` as a single state (its moves replayed)."""
-        s = Connect4State()
-        for a in self.hist[i, : self.moves[i]]:
-            s.apply(int(a))
-        return s
+    def _new_state(self) -> Connect4State:
+        return Connect4State()

@@ -6,6 +6,8 @@ Cells and actions are numbered ``row * 3 + col`` with row 0 at the top, as in Op
 
 A single state keeps two Python ints, the stones of the player to move (``me``) and of the other
 player (``opp``); bit ``i`` is cell ``i``. A 512-entry table answers "does this board hold a line?".
+
+The bookkeeping shared with Connect Four (turn, result, history, the batch's stepping) is in ``bitboard.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numpy as np
 from numba import njit
 
 from envs.games.base import IllegalMoveError
+from envs.games.bitboard import BitboardBatch, BitboardState
+from envs.games.bitboard import rollout_seed as rollout_seed  # re-exported: a public name of this module
 
 NUM_CELLS = 9
 FULL = (1 << NUM_CELLS) - 1
@@ -28,7 +32,6 @@ _BITS = (np.arange(FULL + 1)[:, None] >> np.arange(NUM_CELLS)) & 1  # [512, 9]
 _PLANE = _BITS.astype(np.float32).reshape(-1, 3, 3)  # [512, 3, 3]
 _EMPTY = _BITS == 0  # [512, 9] bool: which cells of an occupancy are free
 _FREE = tuple(tuple(a for a in range(NUM_CELLS) if not (b >> a) & 1) for b in range(FULL + 1))
-_RETURNS = {-1: (0.0, 0.0), 0: (1.0, -1.0), 1: (-1.0, 1.0), 2: (0.0, 0.0)}  # by winner; 2 is a draw
 
 
 def _cell_name(action: int) -> str:
@@ -63,26 +66,16 @@ def _rollout_loop(me: int, opp: int, moves: int, seed: int) -> int:
 _rollout_jit = njit(cache=True, nogil=True)(_rollout_loop)
 
 
-def rollout_seed(rng: np.random.Generator) -> int:
-    """A nonzero 32-bit xorshift seed from ``rng`` (one raw draw: about 4x cheaper than ``integers``)."""
-    return int(rng.bit_generator.random_raw()) % 0xFFFFFFFF + 1
-
-
-class TicTacToeState:
+class TicTacToeState(BitboardState):
     """One tic-tac-toe position (mutable: ``apply`` plays in place; search clones first)."""
 
-    __slots__ = ("_me", "_opp", "_hist", "_winner")
+    __slots__ = ("_me", "_opp")
 
     def __init__(self) -> None:
         """The empty board, X (player 0) to move."""
+        super().__init__()
         self._me = 0  # stones of the player to move
         self._opp = 0
-        self._hist: list[int] = []
-        self._winner = -1  # -1 ongoing, 0 / 1 the winner, 2 a draw
-
-    def current_player(self) -> int:
-        """0 or 1; -1 once the game is over."""
-        return -1 if self._winner != -1 else len(self._hist) & 1
 
     def legal_mask(self) -> np.ndarray:
         """bool ``[9]``."""
@@ -113,13 +106,6 @@ class TicTacToeState:
             self._winner = 2
         self._me, self._opp = self._opp, me
 
-    def is_terminal(self) -> bool:
-        return self._winner != -1
-
-    def returns(self) -> np.ndarray:
-        """float ``[2]``."""
-        return np.array(_RETURNS[self._winner])
-
     def observation(self) -> np.ndarray:
         """float32 ``[2, 3, 3]``: the mover's stones, then the opponent's."""
         return _PLANE.take((self._me, self._opp), axis=0)
@@ -132,12 +118,6 @@ class TicTacToeState:
     def key(self) -> int:
         """``me | opp << 9``: unique, since whose turn it is follows from the stone counts."""
         return self._me | self._opp << NUM_CELLS
-
-    def move_number(self) -> int:
-        return len(self._hist)
-
-    def history(self) -> list[int]:
-        return self._hist.copy()
 
     def stones(self) -> tuple[int, int]:
         """Bitboards ``(X, O)`` (players 0 and 1), bit ``i`` = cell ``i``."""
@@ -169,12 +149,8 @@ class TicTacToeState:
             raise IllegalMoveError(f"tic-tac-toe: {text!r} is not a legal move here")
         return action
 
-    def random_rollout(self, rng: np.random.Generator) -> np.ndarray:
-        """float ``[2]``: the returns of one uniformly random playout from here; the state is unchanged."""
-        if self._winner != -1:
-            return self.returns()
-        r0 = _rollout_jit(self._me, self._opp, len(self._hist), rollout_seed(rng))
-        return np.array((float(r0), float(-r0)))
+    def _rollout(self, seed: int) -> int:
+        return _rollout_jit(self._me, self._opp, len(self._hist), seed)
 
 
 def symmetries(obs: np.ndarray, policy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -208,7 +184,7 @@ class TicTacToe:
         return TicTacToeBatch(n)
 
 
-class TicTacToeBatch:
+class TicTacToeBatch(BitboardBatch[TicTacToeState]):
     """``N`` tic-tac-toe games as numpy arrays, stepped together (self-play of many games at once).
 
     Games that have ended ignore further actions until ``reset``.
@@ -217,68 +193,22 @@ class TicTacToeBatch:
         n: number of games.
     """
 
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.boards = np.zeros((n, 2), dtype=np.int64)  # [N, 2] bitboards of players 0 and 1
-        self.moves = np.zeros(n, dtype=np.int64)  # [N] plies played
-        self.winner = np.full(n, -1, dtype=np.int64)  # [N] -1 ongoing, 0 / 1, 2 draw
-        self.hist = np.zeros((n, NUM_CELLS), dtype=np.int64)  # [N, 9] actions in order
+    _label, _num_actions, _max_moves = "tic-tac-toe", NUM_CELLS, NUM_CELLS
 
-    def reset(self, which: np.ndarray | None = None) -> None:
-        """Restart all games, or those selected by ``which`` (bool ``[N]`` or indices)."""
-        idx = slice(None) if which is None else which
-        self.boards[idx] = 0
-        self.moves[idx] = 0
-        self.winner[idx] = -1
-        self.hist[idx] = 0
+    def _free(self) -> np.ndarray:
+        """bool ``[N, 9]``: the empty cells."""
+        return _EMPTY[self.boards[:, 0] | self.boards[:, 1]]
 
-    @property
-    def terminal(self) -> np.ndarray:
-        """bool ``[N]``."""
-        return self.winner != -1
+    def _taken(self, games: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return ((self.boards[games, 0] | self.boards[games, 1]) >> a) & 1 == 1
 
-    @property
-    def current_player(self) -> np.ndarray:
-        """int ``[N]``: 0 or 1, -1 for finished games."""
-        return np.where(self.terminal, -1, self.moves & 1)
+    def _place(self, games: np.ndarray, player: np.ndarray, a: np.ndarray) -> np.ndarray:
+        self.boards[games, player] |= 1 << a
+        return _WIN_NP[self.boards[games, player]]
 
-    def legal_masks(self) -> np.ndarray:
-        """bool ``[N, 9]`` (all False for finished games)."""
-        masks = _EMPTY[self.boards[:, 0] | self.boards[:, 1]]
-        masks[self.terminal] = False
-        return masks
+    def _planes(self, boards: np.ndarray) -> np.ndarray:
+        """float32 ``[N, 2, 3, 3]``: a table lookup per bitboard."""
+        return _PLANE[boards]
 
-    def step(self, actions: np.ndarray) -> None:
-        """Play ``actions`` int ``[N]`` in every unfinished game; ``IllegalMoveError`` if one is illegal."""
-        actions = np.asarray(actions, dtype=np.int64)
-        live = np.flatnonzero(~self.terminal)
-        a = actions[live]
-        bad = (a < 0) | (a >= NUM_CELLS)
-        bad[~bad] = ((self.boards[live[~bad], 0] | self.boards[live[~bad], 1]) >> a[~bad]) & 1 == 1
-        if bad.any():
-            i = int(live[np.argmax(bad)])
-            raise IllegalMoveError(f"tic-tac-toe batch: action {int(actions[i])} is illegal in game {i}")
-        player = self.moves[live] & 1
-        self.boards[live, player] |= 1 << a
-        self.hist[live, self.moves[live]] = a
-        self.moves[live] += 1
-        won = _WIN_NP[self.boards[live, player]]
-        self.winner[live] = np.where(won, player, np.where(self.moves[live] == NUM_CELLS, 2, -1))
-
-    def returns(self) -> np.ndarray:
-        """float ``[N, 2]`` (zeros for unfinished games and draws)."""
-        r0 = np.select([self.winner == 0, self.winner == 1], [1.0, -1.0], 0.0)
-        return np.stack([r0, -r0], axis=1)
-
-    def observations(self) -> np.ndarray:
-        """float32 ``[N, 2, 3, 3]``, canonical: the mover's stones first (once finished: the next in turn)."""
-        mover = self.moves & 1
-        rows = np.arange(self.n)
-        return np.stack([_PLANE[self.boards[rows, mover]], _PLANE[self.boards[rows, 1 - mover]]], axis=1)
-
-    def state(self, i: int) -> TicTacToeState:
-        """Game ``i`` as a single state (its moves replayed)."""
-        s = TicTacToeState()
-        for a in self.hist[i, : self.moves[i]]:
-            s.apply(int(a))
-        return s
+    def _new_state(self) -> TicTacToeState:
+        return TicTacToeState()
