@@ -5,7 +5,7 @@ A field reads ``lr: Annotated[float, Gt(0)] = 1e-4``: the constraints are ``anno
 ``check_fields`` reads them with ``typing.get_type_hints(include_extras=True)``, checks each value's type
 against its annotation too (a resumed ``config.json`` may hold ``"batch_size": "abc"``), and refuses a bad
 value in one line naming its flag (``--agent.lr must be > 0 (got -1.0)``).
-``runners.validation.validate_config`` calls it, plus the rules that span fields, before anything is built.
+``runners.local.validation.validate_config`` calls it, plus the rules that span fields, before anything is built.
 
 Two rules hold without a marker, because no option wants otherwise:
 * every float must be finite (NaN and +-inf are refused), unless the field carries ``AllowInf``;

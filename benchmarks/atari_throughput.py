@@ -2,7 +2,7 @@
 
 1. the raw ALE vector env ceiling (random actions, no learning),
 2. the compute limit: measured env, forward (acting) and update costs combined per env step,
-3. arena's training SPS (Trainer: env, actor, replay, learner),
+3. arena's training SPS (DQNTrainer: env, actor, replay, learner),
 4. Stable-Baselines3 DQN's training SPS with the same settings.
 
 Usage: python benchmarks/atari_throughput.py [--steps 4000] [--num-envs 4] [--threads 1]
@@ -30,10 +30,10 @@ from benchmarks._timing import median_s  # noqa: E402
 from benchmarks.atari_env_ceiling import measure_ale_ceiling  # noqa: E402
 from envs import make  # noqa: E402
 from replay.types import Batch  # noqa: E402
-from runners.config import LogConfig  # noqa: E402
-from runners.logging import NullLogger  # noqa: E402
-from runners.loop import Trainer  # noqa: E402
-from runners.presets import dqn_atari  # noqa: E402
+from runners.families.common import LogConfig  # noqa: E402
+from runners.families.dqn_presets import dqn_atari  # noqa: E402
+from runners.local.dqn import DQNTrainer  # noqa: E402
+from runners.local.logging import NullLogger  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 LEARNING_STARTS = 1_000
@@ -69,7 +69,7 @@ def compute_costs(num_envs: int) -> dict[str, float]:
 
 
 def arena_sps(num_envs: int, steps: int) -> float:
-    trainer = Trainer(config(num_envs), NullLogger())
+    trainer = DQNTrainer(config(num_envs), NullLogger())
     while trainer.step < LEARNING_STARTS:
         trainer.env_step()
         trainer.learn()

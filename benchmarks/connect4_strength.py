@@ -24,11 +24,11 @@ import torch
 
 from agents.bots import make_player
 from envs.games import make_game
-from runners.alphazero_player import load_player
-from runners.config import LogConfig
-from runners.selfplay_config import alphazero_connect4
-from runners.selfplay_run import run_selfplay
-from runners.tournament import play_match
+from runners.api import run_selfplay
+from runners.families.common import LogConfig
+from runners.families.selfplay import alphazero_connect4
+from runners.selfplay.match import play_match
+from runners.selfplay.players import load_player
 
 RESULTS = Path(__file__).parent / "results"
 

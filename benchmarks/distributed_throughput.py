@@ -67,9 +67,9 @@ from benchmarks.distributed_throughput_report import (  # noqa: E402
     in_run_costs,
     markdown,
 )
-from runners.distributed_apex import ApexWorker, ReplayShard  # noqa: E402
-from runners.distributed_driver import WorkerStats  # noqa: E402
-from runners.presets import dqn_minatar  # noqa: E402
+from runners.distributed.apex import ApexWorker, ReplayShard  # noqa: E402
+from runners.distributed.pool import WorkerStats  # noqa: E402
+from runners.families.dqn_presets import dqn_minatar  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 ENV_ID = "minatar:breakout"

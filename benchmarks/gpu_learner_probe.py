@@ -29,7 +29,7 @@ sys.modules.setdefault("envs", _envs)
 from agents.dqn import DQNLearner, build_q_network  # noqa: E402
 from envs.base import EnvSpec  # noqa: E402
 from replay.types import Batch  # noqa: E402
-from runners.presets import dqn_atari, dqn_minatar  # noqa: E402
+from runners.families.dqn_presets import dqn_atari, dqn_minatar  # noqa: E402
 
 
 def sync() -> None:

@@ -50,16 +50,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import runners.onpolicy as onpolicy  # noqa: E402
+import runners.local.pg as onpolicy  # noqa: E402
 from agents.gail.config import GAILConfig  # noqa: E402
 from benchmarks.imitation_gail_report import aggregate, machine, markdown, plot, summarise  # noqa: E402
 from envs import spec_for  # noqa: E402
 from replay.demos import load_demos, record_dataset  # noqa: E402
-from runners.config import LogConfig  # noqa: E402
-from runners.pg_config import PGTrainConfig  # noqa: E402
-from runners.pg_presets import gail_cartpole, gail_pendulum  # noqa: E402
-from runners.plot import read_metrics  # noqa: E402
-from runners.train import train  # noqa: E402
+from runners.api import train  # noqa: E402
+from runners.families.common import LogConfig  # noqa: E402
+from runners.families.imitation_presets import gail_cartpole, gail_pendulum  # noqa: E402
+from runners.families.pg import PGTrainConfig  # noqa: E402
+from runners.local.plot import read_metrics  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 BENCH = ROOT / "runs" / "bench-imitation"

@@ -32,7 +32,7 @@ from agents.alphazero.network import build_policy_value_net  # noqa: E402
 from agents.alphazero.rollout import RandomRolloutEvaluator  # noqa: E402
 from agents.torsos import TorsoConfig  # noqa: E402
 from envs.games.connect4 import Connect4, Connect4State  # noqa: E402
-from runners.selfplay_config import alphazero_connect4  # noqa: E402
+from runners.families.selfplay import alphazero_connect4  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from runners.config import LogConfig  # noqa: E402
-from runners.plot import curves, plot_runs, read_metrics  # noqa: E402
-from runners.presets import PRESETS  # noqa: E402
-from runners.train import train  # noqa: E402
+from runners.api import train  # noqa: E402
+from runners.families.common import LogConfig  # noqa: E402
+from runners.families.registry import PRESETS  # noqa: E402
+from runners.local.plot import curves, plot_runs, read_metrics  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 PAPER_DQN_5M = {"breakout": 10.0, "space_invaders": 43.0}

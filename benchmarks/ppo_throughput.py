@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.ppo.config import PPOConfig  # noqa: E402
-from runners.logging import NullLogger  # noqa: E402
-from runners.onpolicy import PGTrainer  # noqa: E402
-from runners.pg_config import PGTrainConfig  # noqa: E402
-from runners.pg_presets import ppo_cartpole  # noqa: E402
+from runners.families.pg import PGTrainConfig  # noqa: E402
+from runners.families.pg_presets import ppo_cartpole  # noqa: E402
+from runners.local.logging import NullLogger  # noqa: E402
+from runners.local.pg import PGTrainer  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 NUM_ENVS, ROLLOUT, EPOCHS, MINIBATCH = 8, 32, 10, 64

@@ -13,7 +13,7 @@ per second and env steps to the first evaluation with mean return >= 475.
 
 Evaluation, the same on both sides: every 5,000 env steps (at the first iteration boundary past each multiple
 for RLlib; arena's driver checks after every worker message), 10 greedy episodes, one per sub-env of CartPole-v1,
-seeded as arena seeds its evaluations (``seed + 1_000_003 * (k + 1)``): arena's own ``runners.evaluate``
+seeded as arena seeds its evaluations (``seed + 1_000_003 * (k + 1)``): arena's own ``runners.local.evaluate``
 ``run_policy_episodes`` rolls out RLlib's learner weights (Q argmax for DQN, logits argmax for PPO), in the
 driver, inside the timed loop as arena's evaluations are.
 
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.rllib_distributed_report import compare, report  # noqa: E402
-from runners.evaluate import run_policy_episodes  # noqa: E402
+from runners.local.evaluate import run_policy_episodes  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 ENV_ID = "CartPole-v1"

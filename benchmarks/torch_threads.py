@@ -36,18 +36,18 @@ def measure(preset: str, threads: int, seconds: float) -> float:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from runners.config import TrainConfig
-    from runners.logging import NullLogger
-    from runners.loop import Trainer
-    from runners.onpolicy import PGTrainer
-    from runners.presets import PRESETS as ALL
+    from runners.families.dqn import TrainConfig
+    from runners.families.registry import PRESETS as ALL
+    from runners.local.dqn import DQNTrainer
+    from runners.local.logging import NullLogger
+    from runners.local.pg import PGTrainer
 
     cfg = ALL[preset]()
     cfg = replace(cfg, runner=replace(cfg.runner, torch_threads=threads, eval_episodes=0, checkpoint_every=0,
                                       device="cpu"))
     if isinstance(cfg, TrainConfig):  # updates from the first batch on: the steady state of a long run
         cfg = replace(cfg, replay=replace(cfg.replay, capacity=20_000, learning_starts=cfg.agent.batch_size))
-    trainer: Any = Trainer(cfg, NullLogger()) if isinstance(cfg, TrainConfig) else PGTrainer(cfg, NullLogger())
+    trainer: Any = DQNTrainer(cfg, NullLogger()) if isinstance(cfg, TrainConfig) else PGTrainer(cfg, NullLogger())
     if threads == 0:
         torch.set_num_threads(os.cpu_count() or 1)
     try:

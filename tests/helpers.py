@@ -11,9 +11,16 @@ import numpy as np
 
 from agents.bots.base import Player
 from envs.games.base import Game
-from runners.config import LogConfig, TrainConfig
-from runners.pg_config import PGTrainConfig
-from runners.presets import PRESETS
+from runners.families.common import LogConfig
+from runners.families.dqn import TrainConfig
+from runners.families.pg import PGTrainConfig
+from runners.families.registry import PRESETS
+
+
+def on_ray(cfg: Any, **options: Any) -> Any:
+    """``cfg`` on a local Ray instance with two workers (its family's Ray options, plus ``options``)."""
+    ray = {"kind": "ray", "num_workers": 2, "status_every": 0, **options}
+    return replace(cfg, distributed=replace(cfg.distributed, **ray))
 
 
 def quick(preset: str, run_dir: Path, total_steps: int = 200, **runner: int) -> TrainConfig:

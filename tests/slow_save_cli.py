@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import torch  # noqa: E402
 
-from runners.cli import main  # noqa: E402
+from runners.cli.main import main  # noqa: E402
 
 _save = torch.save
 

@@ -11,7 +11,7 @@ from agents.bots import RandomPlayer, make_player
 from agents.bots.minimax import MinimaxPlayer, connect_four_heuristic
 from agents.bots.openspiel_bot import OpenSpielMCTSPlayer
 from envs.games import Connect4, GameError, GameState, TicTacToe, make_game
-from runners.tournament import play_match
+from runners.selfplay.match import play_match
 
 
 def position(game: TicTacToe | Connect4, moves: Sequence[int]) -> GameState:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runners.cli import main
-from runners.presets import PRESETS
-from runners.selfplay_config import SELFPLAY_PRESETS
-from runners.train import train
+from runners.api import train
+from runners.cli.main import main
+from runners.families.registry import PRESETS
+from runners.families.selfplay import SELFPLAY_PRESETS
 from tests.helpers import quick
 
 QUIET = ["--log.wandb", "off", "--log.no-progress"]

@@ -18,23 +18,22 @@ import torch
 from agents.dqn import build_q_network
 from envs.make import spec_for
 from replay.types import Rollout
-from runners.checkpoint import load_trainer_state
-from runners.cli import _runner_flags, main
-from runners.config import LogConfig, TrainConfig
-from runners.distributed import build_trainer
-from runners.distributed_apex import ReplayShard, apex_epsilons
-from runners.distributed_apex_driver import ApexTrainer
-from runners.distributed_chunk import Chunk, PriorityCalculator
-from runners.distributed_config import DistributedConfig
-from runners.distributed_onpolicy import concat_rollouts
-from runners.distributed_pool import WorkerLostError, WorkerPool
-from runners.loop import run
-from runners.pg_config import PGTrainConfig
-from runners.presets import PRESETS
-from runners.train import train
-from tests.helpers import quick, quick_pg
-
-RAY = DistributedConfig(kind="ray", num_workers=2, status_every=0)
+from runners.api import train
+from runners.cli.main import main
+from runners.cli.runs import runner_flags
+from runners.distributed.apex import ReplayShard, apex_epsilons
+from runners.distributed.apex_driver import ApexTrainer
+from runners.distributed.chunk import Chunk, PriorityCalculator
+from runners.distributed.onpolicy import concat_rollouts
+from runners.distributed.pool import WorkerLostError, WorkerPool
+from runners.distributed.train import build_trainer
+from runners.families.common import LogConfig
+from runners.families.dqn import TrainConfig
+from runners.families.pg import PGTrainConfig
+from runners.families.registry import PRESETS
+from runners.local.checkpoint import load_trainer_state
+from runners.local.loop import run
+from tests.helpers import on_ray, quick, quick_pg
 
 
 # --- no Ray ----------------------------------------------------------------------------------------------
@@ -109,7 +108,7 @@ def test_concat_rollouts_joins_envs_and_pads_time() -> None:
 
 # --- flags and one-line errors (no Ray needed: they are refused before it starts) -------------------------
 def test_cli_translates_the_issues_flags() -> None:
-    assert _runner_flags(["ppo-cartpole", "--runner", "ray", "--num-workers=3", "--ray-address", "auto",
+    assert runner_flags(["ppo-cartpole", "--runner", "ray", "--num-workers=3", "--ray-address", "auto",
                           "--runner.seed", "1"]) == [
         "ppo-cartpole", "--distributed.kind", "ray", "--distributed.num-workers=3", "--distributed.ray-address",
         "auto", "--runner.seed", "1"]
@@ -132,15 +131,15 @@ def test_bad_input_is_one_line(args: list[str], message: str, tmp_path: Path,
 def test_oversubscription_is_a_config_error(local_ray: None) -> None:
     from agents.errors import ConfigError
 
-    cfg = replace(quick("dqn-cartpole", Path("unused")), distributed=replace(RAY, num_workers=3, worker_cpus=1.0))
+    cfg = on_ray(quick("dqn-cartpole", Path("unused")), num_workers=3, worker_cpus=1.0)
     with pytest.raises(ConfigError, match="need 4 CPUs, the Ray cluster has 2"):
         build_trainer(cfg)
 
 
 def test_resume_restores_learner_and_replay(local_ray: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = quick("dqn-cartpole", tmp_path, total_steps=800)
-    cfg = replace(cfg, agent=replace(cfg.agent, prioritized=True, n_step=3), distributed=RAY,
-                  runner=replace(cfg.runner, train_every=4))
+    cfg = on_ray(replace(cfg, agent=replace(cfg.agent, prioritized=True, n_step=3),
+                          runner=replace(cfg.runner, train_every=4)))
     first = train(cfg, tmp_path)
     state = load_trainer_state(tmp_path)
     assert state["runner"] == "ray" and len(state["replay"]["shards"]) == 1
@@ -171,7 +170,7 @@ def test_killed_worker_is_restarted_and_training_goes_on(preset: str, local_ray:
     if isinstance(base, TrainConfig):  # the learner is not under test: fewer updates per env step
         base = replace(base, runner=replace(base.runner, train_every=8))
     base = replace(base, runner=replace(base.runner, eval_episodes=0))
-    trainer = build_trainer(replace(base, distributed=RAY))
+    trainer = build_trainer(on_ray(base))
     try:
         run(trainer, lambda t, final: None, stop_at=800)
         updates, step = trainer.learner.updates, trainer.step
@@ -214,7 +213,7 @@ def test_lost_workers_end_the_run_in_one_line_with_a_checkpoint(local_ray: None,
 
 def test_synchronous_reinforce_learns_only_fresh_rollouts(local_ray: None, tmp_path: Path) -> None:
     cfg = quick_pg("reinforce-cartpole", tmp_path, 2_000)
-    trainer = build_trainer(replace(cfg, distributed=replace(RAY, max_policy_lag=0)))
+    trainer = build_trainer(on_ray(cfg, max_policy_lag=0))
     try:
         result = run(trainer, lambda t, final: None)
         assert result.updates > 0 and trainer.dropped == 0
@@ -230,7 +229,7 @@ def test_two_workers_solve_cartpole(preset: str, local_ray: None, tmp_path: Path
                                     learning_report: dict[str, object]) -> None:
     cfg = PRESETS[preset]()
     assert cfg.runner.eval_episodes == 10 and cfg.runner.target_return == 475.0
-    cfg = replace(cfg, runner=replace(cfg.runner, seed=learning_seed, torch_threads=1), distributed=RAY,
+    cfg = replace(on_ray(cfg), runner=replace(cfg.runner, seed=learning_seed, torch_threads=1),
                   log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     assert isinstance(cfg, (TrainConfig, PGTrainConfig))
     result = train(cfg, tmp_path)

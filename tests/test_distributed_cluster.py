@@ -14,9 +14,9 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from runners.distributed import build_trainer
-from runners.distributed_config import DistributedConfig
-from runners.loop import run
+from runners.distributed.train import build_trainer
+from runners.families.distributed import ApexConfig
+from runners.local.loop import run
 from tests.helpers import quick
 
 
@@ -40,7 +40,7 @@ def test_losing_a_node_does_not_stop_training(two_nodes: tuple[Cluster, Any], tm
     cluster, second = two_nodes
     cfg = quick("dqn-cartpole", tmp_path, 100_000)
     cfg = replace(cfg, runner=replace(cfg.runner, train_every=8, eval_episodes=0),
-                  distributed=DistributedConfig(kind="ray", num_workers=2, worker_cpus=0.5, status_every=0))
+                  distributed=ApexConfig(kind="ray", num_workers=2, worker_cpus=0.5, status_every=0))
     trainer = build_trainer(cfg)
     try:
         nodes = ray.get([h.node_id.remote() for h in trainer.pool.handles])

@@ -19,12 +19,12 @@ import pytest
 import ray
 
 from agents.errors import ConfigError, RunAbortedError
-from runners import distributed
-from runners.checkpoint import load, load_trainer_state
-from runners.cli import main
-from runners.distributed_connect import check_reachable, quiet_stderr
-from runners.distributed_driver import DriverBase
-from runners.distributed_selfplay import RaySelfPlayTrainer, run_selfplay_ray
+from runners.cli.main import main
+from runners.distributed import train as distributed
+from runners.distributed.connect import check_reachable, quiet_stderr
+from runners.distributed.driver import DriverBase
+from runners.distributed.selfplay import RaySelfPlayTrainer, run_selfplay_ray
+from runners.local.checkpoint import load, load_trainer_state
 from tests.test_distributed_selfplay import tiny_ray
 
 ROOT = Path(__file__).resolve().parents[1]

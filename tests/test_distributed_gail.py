@@ -17,17 +17,17 @@ import torch
 from agents.actor_critic import build_actor_critic
 from envs.make import spec_for
 from replay.demos import record_dataset
-from runners.checkpoint import load
-from runners.cli import main
-from runners.config import LogConfig
-from runners.distributed_config import DistributedConfig
-from runners.distributed_onpolicy import OnPolicyTrainer
-from runners.pg_presets import gail_cartpole
-from runners.train import train
+from runners.api import train
+from runners.cli.main import main
+from runners.distributed.onpolicy import OnPolicyTrainer
+from runners.families.common import LogConfig
+from runners.families.distributed import OnPolicyRayConfig
+from runners.families.imitation_presets import gail_cartpole
+from runners.local.checkpoint import load
 from tests.helpers import quick_pg
 from tests.test_imitation import cartpole_expert
 
-RAY = DistributedConfig(kind="ray", num_workers=2, status_every=0)
+RAY = OnPolicyRayConfig(kind="ray", num_workers=2, status_every=0)
 DEMOS = "arena/cartpole-ray-v0"
 
 

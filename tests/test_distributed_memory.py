@@ -20,19 +20,18 @@ from agents.normalize import ObsNormalizer
 from envs.make import spec_for
 from replay.sequence import SequenceReplay, stores_state
 from replay.types import Rollout
-from runners.checkpoint import load_trainer_state
-from runners.config import LogConfig, TrainConfig
-from runners.distributed import build_trainer
-from runners.distributed_apex import ReplayShard
-from runners.distributed_chunk import Chunk
-from runners.distributed_config import DistributedConfig
-from runners.distributed_onpolicy import concat_rollouts
-from runners.loop import run
-from runners.presets import PRESETS
-from runners.train import train
-from tests.helpers import quick, quick_pg
+from runners.api import train
+from runners.distributed.apex import ReplayShard
+from runners.distributed.chunk import Chunk
+from runners.distributed.onpolicy import concat_rollouts
+from runners.distributed.train import build_trainer
+from runners.families.common import LogConfig
+from runners.families.dqn import TrainConfig
+from runners.families.registry import PRESETS
+from runners.local.checkpoint import load_trainer_state
+from runners.local.loop import run
+from tests.helpers import on_ray, quick, quick_pg
 
-RAY = DistributedConfig(kind="ray", num_workers=2, status_every=0)
 OBS, HID = 2, 3  # masked CartPole's observation size; a small LSTM state (h and c: [E, HID] each)
 
 
@@ -172,7 +171,7 @@ def test_r2d2_learns_from_worker_sequences_and_resumes(local_ray: None, tmp_path
     cfg = quick("r2d2-cartpole-masked", tmp_path, total_steps=1_500)
     # Workers wait while the learner is more than 10 updates behind: on a loaded machine a free-running 1,500
     # steps could end before the learner's first update.
-    cfg = replace(cfg, runner=replace(cfg.runner, train_every=8), distributed=replace(RAY, max_update_lag=10))
+    cfg = on_ray(replace(cfg, runner=replace(cfg.runner, train_every=8)), max_update_lag=10)
     assert isinstance(cfg, TrainConfig) and cfg.agent.obs_norm
     first = train(cfg, tmp_path)
     state = load_trainer_state(tmp_path)
@@ -195,7 +194,7 @@ def test_recurrent_ppo_learns_from_joined_rollouts(local_ray: None, tmp_path: Pa
     assert cfg.torso.core == "lstm" and cfg.ppo.num_minibatches > 1
     # One env per worker: each worker alone has fewer columns than minibatches, the joined round has enough.
     cfg = replace(cfg, env=replace(cfg.env, num_envs=2), ppo=replace(cfg.ppo, num_minibatches=2),
-                  distributed=replace(RAY, envs_per_worker=1))
+                  distributed=replace(on_ray(cfg).distributed, envs_per_worker=1))
     trainer = build_trainer(cfg)
     try:
         result = run(trainer, lambda t, final: None)
@@ -218,7 +217,8 @@ def test_r2d2_on_ray_learns_masked_cartpole(local_ray: None, tmp_path: Path, lea
     assert isinstance(cfg, TrainConfig) and cfg.torso.core == "lstm"
     cfg = replace(cfg, runner=replace(cfg.runner, seed=learning_seed, total_steps=40_000, eval_every=5_000,
                                              target_return=None),
-                  distributed=RAY, log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
+                  distributed=on_ray(cfg).distributed,
+                  log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     train(cfg, tmp_path)
     evals = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     best = max(r["eval_mean"] for r in evals if r["kind"] == "eval")

@@ -16,20 +16,20 @@ import torch
 from agents.bots import make_player
 from agents.errors import RunAbortedError
 from envs.games import make_game
-from runners.alphazero_player import load_player
-from runners.checkpoint import load
-from runners.cli import main
-from runners.config import LogConfig
-from runners.distributed_config import DistributedConfig
-from runners.distributed_pool import WorkerLostError, WorkerPool
-from runners.distributed_selfplay import RaySelfPlayTrainer, run_selfplay_ray
-from runners.selfplay_config import SelfPlayConfig, alphazero_tictactoe
-from runners.selfplay_run import run_selfplay
-from runners.tournament import play_match
+from runners.api import run_selfplay
+from runners.cli.main import main
+from runners.distributed.pool import WorkerLostError, WorkerPool
+from runners.distributed.selfplay import RaySelfPlayTrainer, run_selfplay_ray
+from runners.families.common import LogConfig
+from runners.families.distributed import OnPolicyRayConfig
+from runners.families.selfplay import SelfPlayConfig, alphazero_tictactoe
+from runners.local.checkpoint import load
+from runners.selfplay.match import play_match
+from runners.selfplay.players import load_player
 from tests.helpers import lines_lost
 from tests.test_selfplay import tiny
 
-RAY = DistributedConfig(kind="ray", num_workers=2, status_every=0)
+RAY = OnPolicyRayConfig(kind="ray", num_workers=2, status_every=0)
 
 
 def tiny_ray(run_dir: Path, iterations: int, **selfplay: object) -> SelfPlayConfig:
@@ -99,7 +99,7 @@ def test_two_workers_train_checkpoint_and_resume(local_ray: None, tmp_path: Path
     player = load_player(tmp_path, game, simulations=4, seed=0)
     assert sum(play_match(game, player, make_player("random", game, seed=1), 2, seed=2)) == 2
     # A Ray checkpoint holds the single-process layout: it resumes in one process too.
-    local = replace(cfg, selfplay=replace(cfg.selfplay, iterations=6), distributed=DistributedConfig())
+    local = replace(cfg, selfplay=replace(cfg.selfplay, iterations=6), distributed=OnPolicyRayConfig())
     assert run_selfplay(local, tmp_path, resume=True).iterations == 6
 
 

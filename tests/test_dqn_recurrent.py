@@ -167,14 +167,14 @@ def test_priorities_are_the_r2d2_mix_of_max_and_mean() -> None:
 
 
 def test_trainer_freezes_obs_norm_when_learning_starts_and_learns_from_sequences(tmp_path: object) -> None:
-    from runners.logging import NullLogger
-    from runners.loop import Trainer
-    from runners.presets import r2d2_cartpole_masked
+    from runners.families.dqn_presets import r2d2_cartpole_masked
+    from runners.local.dqn import DQNTrainer
+    from runners.local.logging import NullLogger
 
     base = r2d2_cartpole_masked()
     cfg = replace(base, replay=replace(base.replay, learning_starts=200, capacity=2_000),
                   runner=replace(base.runner, total_steps=600))
-    trainer = Trainer(cfg, NullLogger())
+    trainer = DQNTrainer(cfg, NullLogger())
     try:
         assert isinstance(trainer.buffer, SequenceReplay) and isinstance(trainer.learner, RecurrentDQNLearner)
         while trainer.step < 600:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runners.elo import expected_score, fit_elo, fit_ratings, fit_wdl
+from runners.selfplay.elo import expected_score, fit_elo, fit_ratings, fit_wdl
 
 NAMES = ["random", "a", "b", "c"]
 TRUE = np.array([0.0, 150.0, 400.0, 700.0])

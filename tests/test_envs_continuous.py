@@ -156,7 +156,7 @@ def test_exact_resume_with_float_actions(name: str, k: int, via_checkpoint: bool
         obs = env.step(a).obs
     state = env.get_state()
     if via_checkpoint:  # the round trip a saved run takes (numpy arrays as byte tensors)
-        from runners.checkpoint import decode, encode
+        from runners.local.checkpoint import decode, encode
 
         state = decode(encode(state))
     actions = gaussian_actions(env, 30, rng)
@@ -218,7 +218,7 @@ def test_other_action_spaces_rejected(space: gym.Space[Any]) -> None:
 
 
 def test_dqn_on_continuous_env_is_a_one_line_cli_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from runners.cli import main
+    from runners.cli.main import main
 
     code = main(["train", "dqn-cartpole", "--env.id", "Pendulum-v1"])
     err = capsys.readouterr().err.strip()

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from replay.demos import record_dataset
-from runners.cli import main
-from runners.imitation import gail_setup
-from runners.pg_presets import IMITATION_PRESETS
-from runners.train import train
+from runners.api import train
+from runners.cli.main import main
+from runners.families.imitation_presets import IMITATION_PRESETS
+from runners.local.imitation import gail_setup
 from tests.helpers import quick_pg
 
 
@@ -72,7 +72,7 @@ def test_gail_with_options_and_bc_pretraining(tmp_path: Path) -> None:
 def test_resume_gail_is_exact(tmp_path: Path) -> None:
     import torch
 
-    from runners.checkpoint import load
+    from runners.local.checkpoint import load
     cfg = replace(quick_pg("gail-cartpole", tmp_path / "a", total_steps=512), demos="arena/cartpole-test-v0")
     train(cfg, tmp_path / "a")
     cfg_b = replace(cfg, log=replace(cfg.log, run_dir=str(tmp_path / "b")))

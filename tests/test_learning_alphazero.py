@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from envs.games import make_game
-from runners.alphazero_player import load_player
-from runners.config import LogConfig
-from runners.selfplay_config import alphazero_tictactoe
-from runners.selfplay_run import run_selfplay
+from runners.api import run_selfplay
+from runners.families.common import LogConfig
+from runners.families.selfplay import alphazero_tictactoe
+from runners.selfplay.players import load_player
 from tests.helpers import lines_lost
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from replay.demos import record_dataset
-from runners.config import LogConfig
-from runners.pg_presets import bc_cartpole, gail_cartpole
-from runners.train import train
+from runners.api import train
+from runners.families.common import LogConfig
+from runners.families.imitation_presets import bc_cartpole, gail_cartpole
 from tests.test_imitation import cartpole_expert
 
 

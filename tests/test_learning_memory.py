@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runners.config import LogConfig
-from runners.pg_presets import ppo_attention_cartpole_masked
-from runners.train import train
+from runners.api import train
+from runners.families.common import LogConfig
+from runners.families.pg_presets import ppo_attention_cartpole_masked
 from tests.helpers import best_eval, steps_to
 
 
@@ -38,7 +38,7 @@ def test_attention_ppo_solves_masked_cartpole_and_mlp_does_not(tmp_path: Path, l
 def test_lstm_and_attention_reach_the_recall_optimum(tmp_path: Path, learning_seed: int,
                                                      learning_report: dict[str, object]) -> None:
     """arena/Recall-v0: the cue shows only at the first step; the optimum is 1.0, a memoryless policy 1/4."""
-    from runners.pg_presets import ppo_lstm_cartpole_masked
+    from runners.families.pg_presets import ppo_lstm_cartpole_masked
 
     runs = {"lstm": ppo_lstm_cartpole_masked(), "attention": ppo_attention_cartpole_masked(),
             "mlp": replace(ppo_lstm_cartpole_masked(), torso=replace(ppo_lstm_cartpole_masked().torso, core="none"))}
@@ -61,8 +61,8 @@ def test_r2d2_lstm_solves_masked_cartpole_and_mlp_does_not(tmp_path: Path, learn
                                                            learning_report: dict[str, object]) -> None:
     """R2D2-style DQN (LSTM, sequence replay with burn-in) reaches eval >= 400 within 300,000 env steps; the
     same agent with its memory core removed (MLP, no frame stack) stays below 200 over the steps it took."""
-    from runners.config import TrainConfig
-    from runners.presets import r2d2_cartpole_masked
+    from runners.families.dqn import TrainConfig
+    from runners.families.dqn_presets import r2d2_cartpole_masked
 
     base = r2d2_cartpole_masked()
     assert isinstance(base, TrainConfig) and base.torso.core == "lstm"

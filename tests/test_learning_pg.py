@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runners.config import LogConfig
-from runners.pg_config import PGTrainConfig
-from runners.presets import PRESETS
-from runners.train import train
+from runners.api import train
+from runners.families.common import LogConfig
+from runners.families.pg import PGTrainConfig
+from runners.families.registry import PRESETS
 from tests.helpers import best_eval, steps_to
 
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from agents.errors import ConfigError
-from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, load
-from runners.logging import NullLogger
-from runners.onpolicy import PGTrainer
-from runners.train import train
+from runners.api import train
+from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, load
+from runners.local.logging import NullLogger
+from runners.local.pg import PGTrainer
 from tests.helpers import quick_pg
 
 LSTM = "ppo-lstm-cartpole-masked"

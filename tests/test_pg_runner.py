@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from replay.types import Rollout
-from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, load
-from runners.cli import main
-from runners.pg_presets import IMITATION_PRESETS, PG_PRESETS
-from runners.train import train
+from runners.api import train
+from runners.cli.main import main
+from runners.families.imitation_presets import IMITATION_PRESETS
+from runners.families.pg_presets import PG_PRESETS
+from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, load
 from tests.helpers import quick_pg
 
 QUIET = ["--log.wandb", "off", "--log.no-progress"]
@@ -182,9 +183,9 @@ def test_pg_bad_input_is_one_line_and_exit_2(args: list[str], match: str, tmp_pa
 
 
 def test_policy_init_and_load_policy(pg_run: Path) -> None:
-    from runners.evaluate_cli import load_policy
-    from runners.logging import NullLogger
-    from runners.onpolicy import PGTrainer
+    from runners.local.logging import NullLogger
+    from runners.local.pg import PGTrainer
+    from runners.local.saved_policy import load_policy
 
     loaded = load_policy(pg_run, greedy=False, seed=3)
     assert isinstance(loaded.cfg, type(quick_pg("ppo-cartpole", pg_run)))
@@ -212,8 +213,8 @@ def test_policy_init_and_load_policy(pg_run: Path) -> None:
 def test_ppo_learns_with_the_log_probs_it_acted_with(preset: str, tmp_path: Path) -> None:
     # With lr = 0 the policy never moves, so every ratio must be exactly 1: acting and learning see the same
     # network and the same observation statistics (they are folded in only after an update).
-    from runners.logging import NullLogger
-    from runners.onpolicy import PGTrainer
+    from runners.local.logging import NullLogger
+    from runners.local.pg import PGTrainer
 
     cfg = quick_pg(preset, tmp_path)
     cfg = replace(cfg, ppo=replace(cfg.ppo, lr=0.0, anneal_lr=False, epochs=2))

@@ -1,7 +1,7 @@
 """``arena record`` of a recurrent policy: every episode starts from the initial state.
 
 ``record_dataset`` calls its ``begin`` hook after each episode's reset and before the policy's first call;
-``runners.record`` hooks the actor's ``begin_episodes`` there. The end-to-end test records a recurrent
+``runners.cli.record`` hooks the actor's ``begin_episodes`` there. The end-to-end test records a recurrent
 (LSTM) checkpoint on the recall task and replays each recorded episode through a fresh actor: the actions
 must match exactly, while one actor carrying its state across episodes (the old behaviour) must not.
 """
@@ -17,10 +17,10 @@ import torch
 from agents.actor_critic import ActorCritic, PolicyActor
 from envs.make import spec_for
 from replay.demos import load_demos, record_dataset
-from runners.checkpoint import CHECKPOINT_DIR, MODEL, atomic_save, load
-from runners.evaluate_cli import load_policy
-from runners.record import cmd_record
-from runners.train import train
+from runners.api import train
+from runners.cli.record import cmd_record
+from runners.local.checkpoint import CHECKPOINT_DIR, MODEL, atomic_save, load
+from runners.local.saved_policy import load_policy
 from tests.helpers import quick_pg
 
 

@@ -20,11 +20,11 @@ from agents.returns import rewards_to_go
 from agents.torsos import TorsoConfig
 from envs.make import spec_for
 from replay.types import Rollout
-from runners.checkpoint import CHECKPOINT_DIR, MODEL, load
-from runners.logging import NullLogger
-from runners.onpolicy import PGTrainer, validate_pg
-from runners.pg_config import PGTrainConfig
-from runners.train import train
+from runners.api import train
+from runners.families.pg import PGTrainConfig
+from runners.local.checkpoint import CHECKPOINT_DIR, MODEL, load
+from runners.local.logging import NullLogger
+from runners.local.pg import PGTrainer, validate_pg
 from tests.helpers import quick_pg
 
 TINY = {
@@ -208,8 +208,8 @@ def test_lstm_reinforce_reaches_the_recall_optimum(tmp_path: Path, learning_seed
     entropy bonus of 0.01, a third to three quarters of the seeds stalled near 0.75 (3 of 4 cues) within
     80k-100k steps.
     """
-    from runners.config import EnvConfig, LogConfig
-    from runners.pg_presets import reinforce_cartpole
+    from runners.families.common import EnvConfig, LogConfig
+    from runners.families.pg_presets import reinforce_cartpole
 
     base = reinforce_cartpole()
     cfg = replace(base, env=EnvConfig(id="arena/Recall-v0", num_envs=8),

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, CheckpointError, atomic_save, load
-from runners.cli import main
-from runners.logging import trim_metrics
-from runners.selfplay_run import run_selfplay
-from runners.train import train
+from runners.api import run_selfplay, train
+from runners.cli.main import main
+from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, CheckpointError, atomic_save, load
+from runners.local.logging import trim_metrics
 from tests.helpers import quick, quick_pg
 from tests.test_selfplay import tiny
 
@@ -214,10 +213,10 @@ def test_resume_drops_metrics_rows_past_the_checkpoint(preset: str, tmp_path: Pa
 
 
 def test_ray_resume_refuses_a_new_shape_and_drops_metrics_rows(local_ray: None, tmp_path: Path) -> None:
-    from runners.distributed_config import DistributedConfig
+    from runners.families.distributed import ApexConfig
 
     cfg = replace(quick("dqn-cartpole", tmp_path, total_steps=800),
-                  distributed=DistributedConfig(kind="ray", num_workers=2, status_every=0))
+                  distributed=ApexConfig(kind="ray", num_workers=2, status_every=0))
     train(cfg, tmp_path, stop_at=400)
     ckpt = load(tmp_path / CHECKPOINT_DIR / LATEST)["trainer"]["step"]
     with pytest.raises(CheckpointError, match=r"--torso.hidden cannot change on resume \(saved \(128, 128\)"):
@@ -260,7 +259,7 @@ def test_trim_metrics(tmp_path: Path) -> None:
 
 
 def test_selfplay_format_is_the_runners() -> None:
-    from runners import selfplay_run
-    from runners.resume import SELFPLAY_FORMAT
+    from runners.local.resume import SELFPLAY_FORMAT
+    from runners.selfplay.checkpoint import FORMAT
 
-    assert SELFPLAY_FORMAT == selfplay_run.FORMAT  # resume.py names it without importing the trainer
+    assert SELFPLAY_FORMAT == FORMAT  # resume.py names it without importing the self-play trainer

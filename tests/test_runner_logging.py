@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from runners.train import train
+from runners.api import train
 from tests.helpers import quick
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runners.pg_presets import IMITATION_PRESETS
-from runners.presets import PRESETS
-from runners.train import train
+from runners.api import train
+from runners.families.imitation_presets import IMITATION_PRESETS
+from runners.families.registry import PRESETS
 from tests.helpers import quick_any
 
 

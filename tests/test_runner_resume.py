@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, load
-from runners.train import train
+from runners.api import train
+from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, load
 from tests.helpers import quick
 
 

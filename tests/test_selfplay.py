@@ -16,11 +16,11 @@ from agents.alphazero.rollout import RandomRolloutEvaluator
 from envs.games import make_game
 from envs.games.base import GameState
 from replay.types import GameRecord
-from runners.cli import main
-from runners.config import LogConfig
-from runners.selfplay import augment, play_selfplay_games
-from runners.selfplay_config import SELFPLAY_PRESETS, SelfPlayConfig
-from runners.selfplay_run import run_selfplay
+from runners.api import run_selfplay
+from runners.cli.main import main
+from runners.families.common import LogConfig
+from runners.families.selfplay import SELFPLAY_PRESETS, SelfPlayConfig
+from runners.selfplay.trainer import augment, play_selfplay_games
 
 
 def tiny(preset: str, run_dir: Path, iterations: int = 2, **selfplay: object) -> SelfPlayConfig:
@@ -96,7 +96,7 @@ def test_every_selfplay_preset_runs(preset: str, tmp_path: Path) -> None:
 
 
 def _params(run_dir: Path) -> dict[str, torch.Tensor]:
-    from runners.checkpoint import load
+    from runners.local.checkpoint import load
     state = load(run_dir / "checkpoints" / "latest.pt")
     return state["trainer"]["learner"]["network"]
 
@@ -142,7 +142,7 @@ def test_cli_selfplay_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_an_evaluation_that_won_every_anchor_game_is_a_lower_bound(tmp_path: Path) -> None:
-    from runners.selfplay_run import plot_elo, saturated
+    from runners.selfplay.run import plot_elo, saturated
 
     won = {"iteration": 2, "games": 8, "elo": 1557.0, "elo_ci95": 600.0, "vs": {"random": [10, 0, 0]},
            "anchor_elo": {"random": 0.0}}

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runners import signals
-from runners.checkpoint import load
-from runners.cli import _fresh_run, main
-from runners.evaluate import play_episodes
-from runners.train import train
+from runners.api import train
+from runners.cli.main import main
+from runners.cli.runs import fresh_run
+from runners.local import signals
+from runners.local.checkpoint import load
+from runners.local.evaluate import play_episodes
 from tests.helpers import quick
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +114,7 @@ def test_signal_before_the_first_checkpoint_leaves_no_run_directory(tmp_path: Pa
         raise signals.SignalExit(signal.SIGTERM)
 
     with pytest.raises(signals.SignalExit):
-        _fresh_run(run_dir, starting)
+        fresh_run(run_dir, starting)
     assert not run_dir.exists()
 
     def saved() -> int | None:  # stopped after the run loop saved (e.g. while wandb finishes): kept
@@ -121,7 +122,7 @@ def test_signal_before_the_first_checkpoint_leaves_no_run_directory(tmp_path: Pa
         raise signals.SignalExit(signal.SIGTERM)
 
     with pytest.raises(signals.SignalExit):
-        _fresh_run(run_dir, saved)
+        fresh_run(run_dir, saved)
     assert (run_dir / "checkpoints").is_dir()
 
 

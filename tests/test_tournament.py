@@ -13,10 +13,14 @@ import pytest
 
 from agents.bots import RandomPlayer, make_player
 from envs.games import GameError, TicTacToe
-from runners.cli import UsageError, main
-from runners.play import cmd_play, play_game
-from runners.tournament import cmd_tournament, play_match, resolve_player, round_robin
-from runners.tournament_report import log_to_wandb, write_outputs
+from runners.cli.main import main
+from runners.cli.parse import UsageError
+from runners.cli.play import cmd_play, play_game
+from runners.cli.tournament import cmd_tournament
+from runners.selfplay.match import play_match
+from runners.selfplay.players import resolve_player
+from runners.selfplay.report import log_to_wandb, write_outputs
+from runners.selfplay.tournament import round_robin
 
 
 def test_play_match_counts_and_reproducibility() -> None:
@@ -69,7 +73,7 @@ def test_console_tables_show_whole_names_on_a_narrow_terminal() -> None:
     """Long player specs are never cut: the matrix uses P1..Pk with a legend, and the ranking's names wrap."""
     from rich.console import Console
 
-    from runners.tournament_report import print_results
+    from runners.selfplay.report import print_results
 
     game = TicTacToe()
     long_a = "openspiel-mcts:1000"

@@ -1,7 +1,7 @@
 """Every bad value of the fuzzed command lines is refused in one line (exit 2), before a run directory exists.
 
 The values come from a fuzz of 227 command lines that gave tracebacks or were silently accepted; ranges are
-declared on the config fields (``agents.constraints``) and checked by ``runners.validation.validate_config``.
+declared on the config fields (``agents.constraints``) and checked by ``runners.local.validation.validate_config``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import torch
 
 from agents.constraints import AllowInf, Ge, Interval, MinLen
 from agents.errors import ConfigError
-from runners.cli import main
-from runners.presets import PRESETS
-from runners.selfplay_config import SELFPLAY_PRESETS, alphazero_tictactoe
-from runners.validation import check_fields, validate_config
+from runners.cli.main import main
+from runners.families.registry import PRESETS
+from runners.families.selfplay import SELFPLAY_PRESETS, alphazero_tictactoe
+from runners.local.validation import check_fields, validate_config
 
 NO_BOX2D = importlib.util.find_spec("Box2D") is None
 
@@ -192,8 +192,7 @@ def test_play_with_stdin_closed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
 
 # --- the Python API and resumes go through the same check ------------------------------------------------------
 def test_train_and_run_selfplay_validate_first(tmp_path: Path) -> None:
-    from runners.selfplay_run import run_selfplay
-    from runners.train import train
+    from runners.api import run_selfplay, train
 
     cfg = PRESETS["dqn-cartpole"]()
     with pytest.raises(ConfigError, match="--agent.lr"):
@@ -223,7 +222,8 @@ def test_types_are_checked_as_well_as_ranges() -> None:
 
 
 def test_a_resumed_config_json_is_type_checked() -> None:
-    from runners.config import TrainConfig, from_dict, to_dict
+    from runners.families.common import from_dict, to_dict
+    from runners.families.dqn import TrainConfig
 
     data = to_dict(PRESETS["dqn-cartpole"]())
     data["agent"]["batch_size"] = "abc"

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from agents.constraints import AllowInf
 from agents.errors import ConfigError
-from runners.cli import main
-from runners.presets import PRESETS
-from runners.selfplay_config import SELFPLAY_PRESETS
-from runners.validation import validate_config
+from runners.cli.main import main
+from runners.families.registry import PRESETS
+from runners.families.selfplay import SELFPLAY_PRESETS
+from runners.local.validation import validate_config
 
 
 class Validated(Exception):
@@ -86,8 +86,8 @@ def _allows_inf(cfg: Any, path: str) -> bool:
 def test_numeric_options_are_refused_in_one_line_or_validate(
         case: tuple[str, str, tuple[str, str, Any]], values: list[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("runners.train.train", _stub)
-    monkeypatch.setattr("runners.selfplay_run.run_selfplay", _stub)
+    monkeypatch.setattr("runners.cli.train.train", _stub)
+    monkeypatch.setattr("runners.cli.selfplay.run_selfplay", _stub)
     command, preset, (flag, path, kind) = case
     given_values = values if kind is tuple else values[:1]
     run = tmp_path / "run"

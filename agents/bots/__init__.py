@@ -2,7 +2,7 @@
 
 Specs: ``random``, ``minimax``, ``minimax:DEPTH``, ``mcts:N`` (arena MCTS, random rollouts),
 ``openspiel-mcts:N`` (OpenSpiel's MCTSBot). ``alphazero:CHECKPOINT[:SIMS]`` names a trained network;
-it is resolved by ``runners.tournament.resolve_player`` so that ``agents`` never imports ``runners``.
+it is resolved by ``runners.selfplay.players.resolve_player`` so that ``agents`` never imports ``runners``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def make_player(spec: str, game: Game, seed: int) -> Player:
 
     Raises:
         GameError: an unknown or malformed spec (one line, listing the valid forms), or an
-            ``alphazero:`` spec, which only ``runners.tournament.resolve_player`` can load.
+            ``alphazero:`` spec, which only ``runners.selfplay.players.resolve_player`` can load.
     """
     kind, _, arg = spec.strip().partition(":")
     if kind == "random" and not arg:
@@ -46,7 +46,7 @@ def make_player(spec: str, game: Game, seed: int) -> Player:
 
         return OpenSpielMCTSPlayer(game, _count(spec, arg, "the number of simulations"), seed)
     if kind == "alphazero" and arg:
-        raise GameError(f"'{spec}': alphazero players are loaded by runners.tournament.resolve_player")
+        raise GameError(f"'{spec}': alphazero players are loaded by runners.selfplay.players.resolve_player")
     raise GameError(f"unknown player '{spec}'; valid players: {SPEC_FORMS}")
 
 

@@ -157,7 +157,7 @@ class ReinforceLearner:
         return LearnerOutput(metrics=metrics)
 
     def _check_rollout(self, rollout: Rollout) -> None:
-        """A recurrent network needs what the recurrent collection stores (see ``runners.onpolicy``)."""
+        """A recurrent network needs what the recurrent collection stores (see ``runners.local.pg``)."""
         if not self.network.is_recurrent:
             return
         if rollout.reset is None or rollout.initial_state is None:

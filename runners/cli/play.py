@@ -91,8 +91,8 @@ def play_game(game: Game, bot: Player, human_first: bool, stdin: TextIO, stdout:
 def cmd_play(argv: Sequence[str]) -> int:
     """``arena play --game G PLAYER [--human-first/--no-human-first] [--seed S]``; exit code 0."""
     from envs.games import make_game
-    from runners.cli import parse
-    from runners.tournament import resolve_player
+    from runners.cli.parse import parse
+    from runners.selfplay.players import resolve_player
 
     a = parse(PlayArgs, argv, "arena play")
     if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (``<&-``): nowhere to read moves from

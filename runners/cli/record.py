@@ -19,8 +19,8 @@ from agents.actor_critic import ActorCritic, PolicyActor
 from agents.constraints import MAX_COUNT, MAX_SEED, Interval, MinLen
 from agents.dqn import QNetwork
 from replay.demos import record_dataset
-from runners.config import TrainConfig
-from runners.evaluate import q_policy
+from runners.families.dqn import TrainConfig
+from runners.local.evaluate import q_policy
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def episode_policy(network: object, act: Callable[[np.ndarray], np.ndarray], gre
 
     A policy-gradient network acts through its own ``PolicyActor`` (the same actor ``load_policy`` builds,
     so feed-forward actions and sampling are unchanged) whose ``begin_episodes`` is the hook; Q networks
-    keep ``act`` with no hook (``cmd_record`` gives them ``runners.evaluate.q_policy``'s).
+    keep ``act`` with no hook (``cmd_record`` gives them ``runners.local.evaluate.q_policy``'s).
     """
     if not isinstance(network, ActorCritic):
         return act, None
@@ -64,9 +64,9 @@ def episode_policy(network: object, act: Callable[[np.ndarray], np.ndarray], gre
 
 
 def cmd_record(argv: Sequence[str]) -> int:
-    from runners.cli import parse
-    from runners.evaluate_cli import load_policy
-    from runners.validation import check_creatable_dir
+    from runners.cli.parse import parse
+    from runners.local.saved_policy import load_policy
+    from runners.local.validation import check_creatable_dir
 
     a = parse(RecordArgs, argv, "arena record")
     if a.root:  # before the episodes are rolled out: Minari creates the directory only at the end

@@ -15,7 +15,7 @@ Deviations from the paper, on purpose:
   C51 agents keep the buffer's max-priority insertion (a cross-entropy needs the target distribution).
 - With several shards each shard normalises its own PER weights, and shards are sampled in turn.
 - The learner keeps the single-process replay ratio unless ``--distributed.max-update-lag None``
-  (``runners.distributed_apex_driver``).
+  (``runners.distributed.apex_driver``).
 - Memory cores (R2D2 in Ape-X form, Kapturowski et al. 2019): chunks carry the state each step was acted
   with, and the shard's ``SequenceReplay`` cuts the sequences; unlike R2D2's actors, workers compute no
   sequence priorities (new sequences enter at the maximal priority).
@@ -42,11 +42,11 @@ from envs.base import EnvSpec
 from replay import ReplayBuffer
 from replay.sequence import SequenceReplay, stores_state
 from replay.types import Batch, SequenceBatch, Transition
-from runners.config import TrainConfig
-from runners.distributed_chunk import Chunk, PriorityCalculator
-from runners.distributed_driver import LearnerReport, WorkerStats, to_cpu
-from runners.distributed_pool import OfferedParams, RayActor
-from runners.loop import env_options, resolve_device
+from runners.distributed.chunk import Chunk, PriorityCalculator
+from runners.distributed.driver import LearnerReport, to_cpu
+from runners.distributed.pool import OfferedParams, RayActor, WorkerStats
+from runners.families.dqn import TrainConfig
+from runners.local.envs import env_options, resolve_device
 
 
 def apex_epsilons(base: float, alpha: float, n: int) -> list[float]:

@@ -1,6 +1,6 @@
-"""``ApexTrainer``: the driver of a distributed DQN-family run (actors in ``runners.distributed_apex``).
+"""``ApexTrainer``: the driver of a distributed DQN-family run (actors in ``runners.distributed.apex``).
 
-One loop turn (``env_step`` then ``learn``, called by ``runners.loop.run``):
+One loop turn (``env_step`` then ``learn``, called by ``runners.local.loop.run``):
 
 1. wait for any worker's ``collect`` or the learner's ``train`` call to finish; count the worker's steps and
    log its episodes, take the learner's new version, parameters and metrics;
@@ -25,16 +25,16 @@ import torch
 
 from agents.dqn import build_q_network
 from envs.base import EnvSpec
-from runners.config import TrainConfig
-from runners.distributed_apex import ApexLearner, ApexWorker, ReplayShard, apex_epsilons, worker_seed
-from runners.distributed_driver import DriverBase, Plan, WorkerStats, near
-from runners.distributed_pool import WorkerPool
-from runners.evaluate import EvalResult, evaluate
-from runners.logging import Logger
+from runners.distributed.apex import ApexLearner, ApexWorker, ReplayShard, apex_epsilons, worker_seed
+from runners.distributed.driver import DriverBase, Plan, near
+from runners.distributed.pool import WorkerPool, WorkerStats
+from runners.families.dqn import TrainConfig
+from runners.local.evaluate import EvalResult, evaluate
+from runners.local.logging import Logger
 
 
 class ReplayView:
-    """What ``runners.checkpoint.save_trainer`` needs of a replay buffer, over the shards."""
+    """What ``runners.local.checkpoint.save_trainer`` needs of a replay buffer, over the shards."""
 
     def __init__(self, shards: list[Any]) -> None:
         self.shards = shards
@@ -45,7 +45,7 @@ class ReplayView:
 
 
 class ApexTrainer(DriverBase):
-    """Ape-X for the DQN family on Ray; a ``runners.loop.LoopTrainer``."""
+    """Ape-X for the DQN family on Ray; a ``runners.local.loop.LoopTrainer``."""
 
     def __init__(self, cfg: TrainConfig, logger: Logger, spec: EnvSpec, plan: Plan,
                  video_dir: Path | None = None) -> None:

@@ -1,5 +1,5 @@
 """What an Ape-X worker ships to replay (``Chunk``), and the initial PER priorities it computes for it
-(``PriorityCalculator``); used by ``runners.distributed_apex``."""
+(``PriorityCalculator``); used by ``runners.distributed.apex``."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The driver never touches observations or batches: it hands each worker actor one ``collect`` call at a
 time (K env steps, with a reference to the newest parameters), reads the small ``WorkerStats`` each call
 returns, keeps at most one learner call in flight, and does what the single-process runner does around
-them (episode logging, evaluation, checkpoints) through the same ``runners.loop.run``: a trainer here is a
+them (episode logging, evaluation, checkpoints) through the same ``runners.local.loop.run``: a trainer here is a
 ``LoopTrainer`` whose ``env_step`` waits for the next worker or learner result.
 
 A worker whose call fails because its process died (``ray.kill``, a crash, a lost node) is simply sent its
@@ -24,33 +24,9 @@ import ray
 import torch
 
 from envs.base import EnvSpec
-from runners.distributed_pool import WorkerPool, kill_actor
-from runners.evaluate import EvalResult, due_evaluation
-from runners.logging import Logger
-
-
-@dataclass(frozen=True)
-class WorkerStats:
-    """What one ``collect`` call of a worker reports to the driver (the data itself goes elsewhere).
-
-    Attributes:
-        worker: the worker's index.
-        steps: env steps collected, summed over the worker's sub-envs.
-        returns: returns of the episodes that ended in this call. lengths: their lengths.
-        version: learner version of the parameters the worker acted with.
-        seconds: wall time of the call (the worker's SPS is ``steps / seconds``).
-        inflight: replay pushes not yet acknowledged when the call returned (DQN family).
-        epsilon: the worker's exploration epsilon (DQN family).
-    """
-
-    worker: int
-    steps: int
-    returns: tuple[float, ...]
-    lengths: tuple[int, ...]
-    version: int
-    seconds: float
-    inflight: int = 0
-    epsilon: float | None = None
+from runners.distributed.pool import WorkerPool, WorkerStats, kill_actor
+from runners.local.evaluate import EvalResult, due_evaluation
+from runners.local.logging import Logger
 
 
 @dataclass(frozen=True)
@@ -75,7 +51,7 @@ class LearnerReport:
 
 @dataclass(frozen=True)
 class Plan:
-    """Where and how big the actors are, decided once Ray is up (``runners.distributed.plan``).
+    """Where and how big the actors are, decided once Ray is up (``runners.distributed.train.plan``).
 
     Attributes:
         num_workers: env-worker actors. envs_per_worker: sub-envs each.
@@ -127,7 +103,7 @@ def to_cpu(obj: Any) -> Any:
 class LearnerView:
     """The driver's view of the learner actor: its version and newest published parameters.
 
-    ``get_params`` is what ``runners.checkpoint.model_payload`` calls for ``model.pt``: the parameters the
+    ``get_params`` is what ``runners.local.checkpoint.model_payload`` calls for ``model.pt``: the parameters the
     driver evaluated last, not whatever the learner holds by now.
     """
 
@@ -152,7 +128,8 @@ class DriverBase:
     """What both families' drivers share: the wait-and-take loop, counters, episode logging, worker metrics,
     evaluation, state.
 
-    Subclasses build the actors (``pool``, ``learner_actor``) and implement ``learn`` (``runners.loop.LoopTrainer``),
+    Subclasses build the actors (``pool``, ``learner_actor``) and implement ``learn``
+    (``runners.local.loop.LoopTrainer``),
     ``take_worker``, ``dispatch`` and ``evaluate_params``.
     """
 
@@ -181,7 +158,7 @@ class DriverBase:
         self.pool: WorkerPool
         self.next_status = time.monotonic() + cfg.distributed.status_every
 
-    # --- the loop (runners.loop.LoopTrainer) --------------------------------------------------------
+    # --- the loop (runners.local.loop.LoopTrainer) --------------------------------------------------------
     def env_step(self) -> None:
         """Wait for worker or learner results and take them; then give idle workers their next call."""
         self.dispatch()
@@ -277,7 +254,7 @@ class DriverBase:
     def state_dict(self, with_replay: bool = False) -> dict[str, Any]:
         """Counters and the learner's state (taken between two learner calls, so it is consistent).
 
-        Replay travels separately (``buffer``, see ``runners.checkpoint.save_trainer``); workers hold no
+        Replay travels separately (``buffer``, see ``runners.local.checkpoint.save_trainer``); workers hold no
         state worth saving: on resume they start fresh episodes with the restored parameters.
         """
         return {

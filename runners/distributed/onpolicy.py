@@ -51,14 +51,14 @@ from agents.reinforce import ReinforceLearner
 from agents.torsos.recurrent import flatten_state, unflatten_state
 from envs.base import EnvSpec
 from replay.types import Rollout
-from runners.distributed_apex import worker_seed
-from runners.distributed_driver import DriverBase, LearnerReport, Plan, WorkerStats, to_cpu
-from runners.distributed_pool import OfferedParams, RayActor, WorkerPool
-from runners.evaluate import EvalResult, evaluate_policy
-from runners.logging import Logger
-from runners.loop import resolve_device
-from runners.onpolicy import PGTrainer
-from runners.pg_config import PGTrainConfig
+from runners.distributed.apex import worker_seed
+from runners.distributed.driver import DriverBase, LearnerReport, Plan, to_cpu
+from runners.distributed.pool import OfferedParams, RayActor, WorkerPool, WorkerStats
+from runners.families.pg import PGTrainConfig
+from runners.local.envs import resolve_device
+from runners.local.evaluate import EvalResult, evaluate_policy
+from runners.local.logging import Logger
+from runners.local.pg import PGTrainer
 
 
 def concat_rollouts(rollouts: list[Rollout]) -> Rollout:
@@ -213,7 +213,7 @@ class PGLearner(RayActor):
 
 
 class OnPolicyTrainer(DriverBase):
-    """PPO / REINFORCE on Ray; a ``runners.loop.LoopTrainer`` (see the module docstring for the lag rule)."""
+    """PPO / REINFORCE on Ray; a ``runners.local.loop.LoopTrainer`` (see the module docstring for the lag rule)."""
 
     def __init__(self, cfg: PGTrainConfig, logger: Logger, spec: EnvSpec, plan: Plan,
                  video_dir: Path | None = None, reward_model: RewardModel | None = None,

@@ -6,15 +6,37 @@ holding its state (learner, replay) is gone (``dead_actors``, ``lost_state_messa
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import ray
 from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
 from agents.params import ParamsClient
 
-if TYPE_CHECKING:
-    from runners.distributed_driver import WorkerStats
+
+@dataclass(frozen=True)
+class WorkerStats:
+    """What one ``collect`` call of a worker reports to the driver (the data itself goes elsewhere).
+
+    Attributes:
+        worker: the worker's index.
+        steps: env steps collected, summed over the worker's sub-envs.
+        returns: returns of the episodes that ended in this call. lengths: their lengths.
+        version: learner version of the parameters the worker acted with.
+        seconds: wall time of the call (the worker's SPS is ``steps / seconds``).
+        inflight: replay pushes not yet acknowledged when the call returned (DQN family).
+        epsilon: the worker's exploration epsilon (DQN family).
+    """
+
+    worker: int
+    steps: int
+    returns: tuple[float, ...]
+    lengths: tuple[int, ...]
+    version: int
+    seconds: float
+    inflight: int = 0
+    epsilon: float | None = None
 
 
 class RayActor:

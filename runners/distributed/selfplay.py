@@ -1,11 +1,12 @@
 """AlphaZero self-play on Ray: game-generating worker actors, a learner actor, and the driver between them.
 
 ``arena selfplay PRESET --runner ray --num-workers N [--ray-address X]`` lands here from
-``runners.selfplay_run.run_selfplay``, which then runs its usual loop (metrics, Elo evaluation, checkpoints,
-``--resume``, time limit, signals) around ``RaySelfPlayTrainer``: a ``SelfPlayTrainer`` whose ``iterate``
+``runners.api.run_selfplay`` (the registry names ``run_selfplay_ray``). It runs the single-process loop
+(``runners.selfplay.run.run_selfplay_local``: metrics, Elo evaluation, checkpoints, ``--resume``, time limit,
+signals) around ``RaySelfPlayTrainer``: a ``SelfPlayTrainer`` whose ``iterate``
 gathers games from the workers instead of playing them itself.
 
-Layout (actors in ``runners.distributed_selfplay_actors``):
+Layout (actors in ``runners.distributed.selfplay_actors``):
 
 - **Workers** (``--num-workers``): each has a CPU copy of the network and its own batched MCTS over
   ``ceil(games_per_iteration / N)`` games per call (``--distributed.envs-per-worker`` sets it; batched
@@ -50,14 +51,15 @@ from agents.alphazero.evaluator import NetworkEvaluator
 from agents.alphazero.network import build_policy_value_net
 from agents.errors import ConfigError, RunAbortedError
 from envs.games import make_game
-from runners.distributed import check_resources, fit_resources, ray_session
-from runners.distributed_apex import worker_seed
-from runners.distributed_driver import LearnerReport, Plan
-from runners.distributed_pool import WorkerLostError, WorkerPool, dead_actors, kill_actor, lost_state_message
-from runners.distributed_selfplay_actors import GameBatchStats, SelfPlayLearner, SelfPlayWorker
-from runners.selfplay import SelfPlayTrainer
-from runners.selfplay_config import SelfPlayConfig
-from runners.selfplay_run import SelfPlayResult, run_selfplay, save_selfplay
+from runners.distributed.apex import worker_seed
+from runners.distributed.driver import LearnerReport, Plan
+from runners.distributed.pool import WorkerLostError, WorkerPool, dead_actors, kill_actor, lost_state_message
+from runners.distributed.selfplay_actors import GameBatchStats, SelfPlayLearner, SelfPlayWorker
+from runners.distributed.train import check_resources, fit_resources, ray_session
+from runners.families.selfplay import SelfPlayConfig
+from runners.selfplay.checkpoint import save_selfplay
+from runners.selfplay.run import SelfPlayResult, run_selfplay_local
+from runners.selfplay.trainer import SelfPlayTrainer
 
 
 def check_selfplay_config(cfg: SelfPlayConfig) -> None:
@@ -276,7 +278,7 @@ def run_selfplay_ray(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, s
                         f"{ray.get(trainer.learner_actor.device.remote())}")
             try:
                 try:
-                    return run_selfplay(cfg, run_dir, resume=resume, stop_at=stop_at, console=console,
+                    return run_selfplay_local(cfg, run_dir, resume=resume, stop_at=stop_at, console=console,
                                         trainer=trainer)
                 except WorkerLostError as e:  # learner and position window live on: keep what they hold
                     save_selfplay(trainer, run_dir, final=False)

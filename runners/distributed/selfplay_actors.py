@@ -33,11 +33,11 @@ from agents.base import RecurrentState
 from envs.games import make_game
 from replay.positions import PositionBuffer
 from replay.types import GameRecord
-from runners.distributed_apex import worker_seed
-from runners.distributed_driver import LearnerReport, to_cpu
-from runners.distributed_pool import OfferedParams, RayActor
-from runners.selfplay import augment, play_selfplay_games
-from runners.selfplay_config import SelfPlayConfig
+from runners.distributed.apex import worker_seed
+from runners.distributed.driver import LearnerReport, to_cpu
+from runners.distributed.pool import OfferedParams, RayActor
+from runners.families.selfplay import SelfPlayConfig
+from runners.selfplay.trainer import augment, play_selfplay_games
 
 
 @dataclass(frozen=True)

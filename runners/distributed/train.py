@@ -1,20 +1,20 @@
 """Distributed training on Ray: env-worker actors feeding a learner actor, on one machine or a cluster.
 
 ``arena train PRESET --runner ray --num-workers N [--ray-address auto|HOST:PORT]`` lands here from
-``runners.train.train``. This module starts or joins Ray, checks the config and the cluster's resources,
-builds the family's driver and runs it in the single-process runner's own loop (``runners.loop.run``:
+``runners.api.train``. This module starts or joins Ray, checks the config and the cluster's resources,
+builds the family's driver and runs it in the single-process runner's own loop (``runners.local.loop.run``:
 evaluation, target return, checkpoints, SIGINT/SIGTERM), so run directories, metrics, checkpoints and
 ``--resume`` work as in one process.
 
-- DQN family (Ape-X, Horgan et al. 2018): ``runners.distributed_apex`` (actors; what they ship in
-  ``runners.distributed_chunk``) and ``runners.distributed_apex_driver`` (driver).
+- DQN family (Ape-X, Horgan et al. 2018): ``runners.distributed.apex`` (actors; what they ship in
+  ``runners.distributed.chunk``) and ``runners.distributed.apex_driver`` (driver).
 - PPO, REINFORCE and GAIL's generator (the discriminator lives with the learner):
-  ``runners.distributed_onpolicy``.
-- What both share: the driver's loop, metrics, evaluation and state (``runners.distributed_driver``), the worker
-  pool with restarts and the actors' parameter pulls (``runners.distributed_pool``).
-- AlphaZero self-play (``arena selfplay PRESET --runner ray``): ``runners.distributed_selfplay``, which uses
+  ``runners.distributed.onpolicy``.
+- What both share: the driver's loop, metrics, evaluation and state (``runners.distributed.driver``), the worker
+  pool with restarts and the actors' parameter pulls (``runners.distributed.pool``).
+- AlphaZero self-play (``arena selfplay PRESET --runner ray``): ``runners.distributed.selfplay``, which uses
   ``ray_session`` and ``fit_resources`` from here.
-- Joining a cluster at ``--ray-address`` fast and in one line when nobody answers: ``runners.distributed_connect``.
+- Joining a cluster at ``--ray-address`` fast and in one line when nobody answers: ``runners.distributed.connect``.
 
 Faults: a lost worker ends the run with a fresh checkpoint (``WorkerLostError``); a dead learner or replay
 shard took state no checkpoint can hold, so the run ends keeping the last periodic checkpoint. Both are a
@@ -22,14 +22,13 @@ one-line ``RunAbortedError`` with the ``--resume`` command.
 
 Memory-core torsos run on Ray too: DQN-family workers ship their recurrent states with each chunk and
 the replay actors cut R2D2 sequences from them; PPO/REINFORCE rollouts carry their start states and reset
-flags, joined along the env axis. Only ``runners/distributed*.py`` import ray. Not distributed: behaviour
+flags, joined along the env axis. Only runners/distributed/ imports ray. Not distributed: behaviour
 cloning (no env steps to spread; refused with a one-line ``ConfigError``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -47,20 +46,23 @@ from rich.console import Console
 from agents.base import RewardModel
 from agents.errors import ConfigError, RunAbortedError
 from envs.make import spec_for
-from runners import signals
-from runners.checkpoint import CheckpointError, load_trainer_state, save_trainer
-from runners.config import TrainConfig, save_config, to_dict
-from runners.distributed_config import DistributedConfig
-from runners.distributed_connect import check_reachable, quiet_stderr
-from runners.distributed_driver import DriverBase, Plan
-from runners.distributed_pool import WorkerLostError, dead_actors, lost_state_message
-from runners.imitation import gail_setup
-from runners.logging import NullLogger, RunLogger, trim_metrics
-from runners.loop import RunResult, env_options, run, validate
-from runners.onpolicy import validate_pg
-from runners.pg_config import PGTrainConfig
-from runners.plot import plot_runs
-from runners.resume import check_fits, load_into
+from runners.distributed.connect import check_reachable, quiet_stderr
+from runners.distributed.driver import DriverBase, Plan
+from runners.distributed.pool import WorkerLostError, dead_actors, lost_state_message
+from runners.families.distributed import ApexConfig, DistributedConfig
+from runners.families.dqn import TrainConfig
+from runners.families.pg import PGTrainConfig
+from runners.local import signals
+from runners.local.checkpoint import load_trainer_state, save_trainer
+from runners.local.dqn import validate_dqn
+from runners.local.envs import env_options
+from runners.local.imitation import gail_setup
+from runners.local.logging import NullLogger
+from runners.local.loop import RunResult, run
+from runners.local.pg import validate_pg
+from runners.local.plot import plot_runs
+from runners.local.resume import check_fits
+from runners.local.train import open_run_dir, print_summary, run_logger, summary
 
 
 def check_resources(d: DistributedConfig) -> None:
@@ -90,17 +92,11 @@ def check_config(cfg: Any) -> None:
     check_resources(d)
     if d.envs_per_worker < 0:
         raise ConfigError("--distributed.envs-per-worker must be >= 0 (0: share --env.num-envs out)")
-    for name in ("chunk_length", "params_period", "publish_every", "max_inflight", "prefetch", "sample_batches"):
-        if getattr(d, name) < 1:
-            raise ConfigError(f"--distributed.{name.replace('_', '-')} must be >= 1")
-    if not 1 <= d.replay_shards <= d.num_workers:
-        raise ConfigError(f"--distributed.replay-shards must be in [1, --num-workers] = [1, {d.num_workers}]")
-    if d.epsilon is not None and not 0.0 <= d.epsilon <= 1.0:
-        raise ConfigError("--distributed.epsilon must be in [0, 1] (or None: the agent's schedule)")
-    if d.max_policy_lag < 0 or (d.max_update_lag is not None and d.max_update_lag < 0):
-        raise ConfigError("--distributed.max-policy-lag and max-update-lag must be >= 0")
-    if isinstance(cfg, TrainConfig) and cfg.replay.capacity // d.replay_shards < cfg.agent.batch_size:
-        raise ConfigError("--replay.capacity / --distributed.replay-shards must hold at least one batch")
+    if isinstance(d, ApexConfig):  # the DQN family; every field's own range is checked by validate_config
+        if not 1 <= d.replay_shards <= d.num_workers:
+            raise ConfigError(f"--distributed.replay-shards must be in [1, --num-workers] = [1, {d.num_workers}]")
+        if isinstance(cfg, TrainConfig) and cfg.replay.capacity // d.replay_shards < cfg.agent.batch_size:
+            raise ConfigError("--replay.capacity / --distributed.replay-shards must hold at least one batch")
 
 
 @contextmanager
@@ -187,8 +183,8 @@ def build_trainer(cfg: TrainConfig | PGTrainConfig, logger: Any = None, video_di
     A GAIL config without ``reward_model`` gets one from ``gail_setup`` (demonstrations, discriminator and,
     with ``--gail.bc-pretrain-steps``, behaviour-cloned initial policy weights), as in one process.
     """
-    from runners.distributed_apex_driver import ApexTrainer
-    from runners.distributed_onpolicy import OnPolicyTrainer
+    from runners.distributed.apex_driver import ApexTrainer
+    from runners.distributed.onpolicy import OnPolicyTrainer
 
     check_config(cfg)
     spec = spec_for(cfg.env.id, **env_options(cfg))
@@ -204,7 +200,7 @@ def build_trainer(cfg: TrainConfig | PGTrainConfig, logger: Any = None, video_di
         return OnPolicyTrainer(cfg, logger, spec, p, video_dir, reward_model, policy_init)
     if reward_model is not None or policy_init is not None:
         raise ValueError("a reward model or initial policy weights need a policy-gradient config")
-    validate(cfg, spec)
+    validate_dqn(cfg, spec)
     return ApexTrainer(cfg, logger, spec, plan(cfg, start_step), video_dir)
 
 
@@ -212,15 +208,18 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
                       stop_at: int | None = None, console: Console | None = None,
                       reward_model: RewardModel | None = None,
                       policy_init: dict[str, torch.Tensor] | None = None) -> RunResult:
-    """``runners.train.train`` for ``--runner ray``: the same run directory, logs, checkpoints and summary.
+    """The DQN, policy-gradient and imitation families' Ray trainer (``runners.api.train`` with ``--runner ray``):
+    the same run directory, logs, checkpoints and summary as in one process.
 
     ``reward_model`` and ``policy_init`` are ``train``'s (GAIL); ``policy_init`` is ignored on resume, where the
     checkpoint holds the weights.
     """
-    from runners.train import _print_summary, _summary
-
     console = console or Console(stderr=True)
-    check_config(cfg)  # before Ray starts: bad flags cost nothing
+    check_config(cfg)  # before demonstrations load or Ray starts: bad flags cost nothing
+    if isinstance(cfg, PGTrainConfig) and cfg.imitation == "gail" and reward_model is None:
+        # The discriminator travels to the learner actor, which relabels rewards (runners/distributed/onpolicy.py).
+        reward_model, bc_init = gail_setup(cfg)
+        policy_init = policy_init if policy_init is not None else bc_init
     if cfg.runner.torch_threads > 0:  # the driver evaluates; torch's default (a thread per core) is slow there
         torch.set_num_threads(cfg.runner.torch_threads)
     state = load_trainer_state(run_dir, lambda ckpt: check_fits(cfg, ckpt, run_dir)) if resume else None
@@ -229,22 +228,8 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
         trainer = build_trainer(cfg, NullLogger(), video_dir, start_step=int(state["step"]) if state else 0,
                                 reward_model=reward_model, policy_init=None if resume else policy_init)
         try:
-            if state is not None:
-                if state["env_id"] != trainer.spec.env_id:
-                    raise CheckpointError(f"checkpoint in {run_dir} is from env {state['env_id']}, "
-                                          f"not {trainer.spec.env_id}")
-                load_into(trainer, state, run_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, run_dir / "config.json")
-            env_spec = dataclasses.asdict(trainer.spec)
-            (run_dir / "env_spec.json").write_text(json.dumps(env_spec, indent=2, default=str) + "\n")
-            config = to_dict(cfg)
-            if resume:  # rows logged after the checkpoint are logged again (at the end: the final evaluation)
-                trim_metrics(run_dir / "metrics.jsonl", "step", trainer.step,
-                             ("eval",) if trainer.step >= cfg.runner.total_steps else ())
-            logger = RunLogger(run_dir, {**config, "env_spec": env_spec}, cfg.runner.total_steps,
-                               start_step=trainer.step, log_every=cfg.log.log_every, progress=cfg.log.progress,
-                               wandb_mode=cfg.log.wandb, wandb_project=cfg.log.wandb_project, console=console)
+            config, env_spec = open_run_dir(trainer, cfg, run_dir, state, resume)
+            logger = run_logger(cfg, run_dir, config, env_spec, trainer.step, console)
             trainer.logger = logger
             try:
                 for note in trainer.notes:
@@ -274,10 +259,10 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
                     raise RunAbortedError(lost_state_message(dead, saved_at[0] if saved_at else None, "step",
                                                              f"arena train --resume {run_dir}")) from None
                 curve = plot_runs([run_dir], run_dir / "learning_curve.png", title=f"{cfg.preset} on {cfg.env.id}")
-                logger.finish(_summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
+                logger.finish(summary(result), [curve, run_dir / "checkpoints" / "model.pt"])
             finally:
                 logger.close()
         finally:
             trainer.close()
-    _print_summary(console, cfg, run_dir, result)
+    print_summary(console, cfg, run_dir, result)
     return result

@@ -1,23 +1,25 @@
-"""``TrainConfig``: one frozen dataclass per component, nested. tyro builds the CLI from it and each
-field's docstring is its ``--help`` text."""
+"""Config pieces every family shares: the env, the run's records, and how configs become JSON and back.
+
+One frozen dataclass per component; tyro builds the CLI from them and each field's docstring is its ``--help``
+text. The families' own configs (``runners.families.dqn``, ``.pg``, ``.selfplay``) nest these.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from agents.constraints import MAX_SEED, MAX_STEPS, AllowInf, Ge, Interval
-from agents.dqn.config import DQNConfig
-from agents.torsos import TorsoConfig
-from runners.distributed_config import DistributedConfig
+from agents.constraints import MAX_SEED, MAX_STEPS, Interval
+from runners.families.distributed import RAY_OPTIONS, DistributedConfig
 
 # Sub-envs (and evaluation episodes, each its own sub-env) one process steps together.
 MAX_ENVS = 4_096
-# Replay slots: 1e9 transitions of even a 4-float CartPole observation hold about 40 GB.
-MAX_CAPACITY = 10**9
+# Options a resume may not change in any family that steps envs: one saved state per sub-environment, and the
+# observation and action shapes.
+ENV_RESUME_FIXED = ("env.num_envs", "env.frame_stack", "env.full_action_space")
 
 
 @dataclass(frozen=True)
@@ -39,32 +41,16 @@ class EnvConfig:
 
 
 @dataclass(frozen=True)
-class ReplayConfig:
-    """Replay storage size and when learning starts."""
-
-    capacity: Annotated[int, Interval(ge=1, le=MAX_CAPACITY)] = 50_000
-    """Transitions kept (Atari frames are stored once each); refused when it cannot fit the available memory."""
-    learning_starts: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 1_000
-    """Env steps collected before the first update."""
-    checkpoint_budget_gb: Annotated[float, Ge(0), AllowInf] = 4.0
-    """Save the replay buffer with checkpoints when it needs at most this many GB (exact resume; 0: never, inf:
-    always)."""
-
-
-@dataclass(frozen=True)
-class RunnerConfig:
-    """The training loop's cadence."""
+class LoopConfig:
+    """The training loop: how long, evaluation, checkpoints, seed and device (every env-stepping family)."""
 
     total_steps: Annotated[int, Interval(ge=1, le=MAX_STEPS)] = 50_000
     """Env steps to train for, summed over sub-environments."""
-    train_every: Annotated[int, Interval(ge=1, le=MAX_STEPS)] = 1
-    """Env steps (summed over sub-environments) per gradient update."""
     eval_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 5_000
     """Env steps between evaluations (0: only at the end)."""
     eval_episodes: Annotated[int, Interval(ge=0, le=MAX_ENVS)] = 10
-    """Episodes per evaluation, each from its own seeded sub-environment (0: no evaluation)."""
-    eval_epsilon: Annotated[float, Interval(ge=0, le=1)] = 0.0
-    """Epsilon used in evaluation (0: greedy)."""
+    """Episodes per evaluation, each from its own seeded sub-environment (0: no evaluation); policy gradients act
+    greedily there (the distribution's mode)."""
     eval_max_steps: int | None = 27_000
     """Agent steps after which an evaluation episode is cut and counted as truncated (27,000: the Atari
     protocol's 108,000 frames at frame skip 4; None: no cap beyond the env's own time limit)."""
@@ -73,7 +59,8 @@ class RunnerConfig:
     checkpoint_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 10_000
     """Env steps between checkpoints (0: only at the end); one is also written at the end and on SIGINT/SIGTERM."""
     seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
-    """Run seed; every RNG (envs, exploration, replay, network init) derives from it."""
+    """Run seed; every RNG (envs, exploration or action sampling, replay or minibatches, network init) derives
+    from it."""
     device: str = "auto"
     """Torch device for the learner: auto (cuda when present), cpu, cuda, cuda:1, ..."""
     torch_threads: Annotated[int, Interval(ge=0, le=4_096)] = 1
@@ -100,21 +87,6 @@ class LogConfig:
     """Env steps between metric lines in metrics.jsonl."""
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run needs; saved as config.json in the run directory."""
-
-    preset: str = "dqn-cartpole"
-    """Name of the preset this config came from."""
-    env: EnvConfig = field(default_factory=EnvConfig)
-    agent: DQNConfig = field(default_factory=DQNConfig)
-    torso: TorsoConfig = field(default_factory=TorsoConfig)
-    replay: ReplayConfig = field(default_factory=ReplayConfig)
-    runner: RunnerConfig = field(default_factory=RunnerConfig)
-    log: LogConfig = field(default_factory=LogConfig)
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
-
-
 def to_dict(cfg: Any) -> dict[str, Any]:
     """The config as plain JSON-able data."""
     return dataclasses.asdict(cfg)
@@ -124,6 +96,8 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a (nested) frozen dataclass from ``to_dict`` output; tuples come back as tuples."""
     kwargs: dict[str, Any] = {}
     hints = {f.name: f for f in dataclasses.fields(cls)}
+    if issubclass(cls, DistributedConfig):  # saved before each family had its own Ray options: drop the others'
+        data = {k: v for k, v in data.items() if k in hints or k not in RAY_OPTIONS}
     for name, value in data.items():
         if name not in hints:
             raise ValueError(f"unknown config field '{name}' for {cls.__name__}")
@@ -144,7 +118,3 @@ def _has_defaults(cls: type) -> bool:
 def save_config(cfg: Any, path: Path) -> None:
     """Write any (nested) config dataclass as sorted, indented JSON."""
     path.write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
-
-
-def load_config(path: Path) -> TrainConfig:
-    return from_dict(TrainConfig, json.loads(path.read_text()))

@@ -1,11 +1,14 @@
-"""``DistributedConfig``: where a training run executes (one process, or Ray actors) and how the Ray runner is
-laid out. It nests in ``TrainConfig`` and ``PGTrainConfig`` as ``distributed``; tyro builds
+"""Where a run executes (one process, or Ray actors) and how the Ray runner is laid out, per family: the DQN
+family's ``ApexConfig`` and the policy-gradient and self-play families' ``OnPolicyRayConfig`` extend the shared
+``DistributedConfig``, so each command's ``--help`` lists only the options that apply. Each nests in its family's
+config as ``distributed``; tyro builds
 ``--distributed.*`` from it (``arena train PRESET --runner ray --num-workers N --ray-address X`` are
 shorthands for ``--distributed.kind``, ``--distributed.num-workers`` and ``--distributed.ray-address``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -14,10 +17,10 @@ from agents.constraints import MAX_COUNT, AllowInf, Ge, Gt, Interval
 
 @dataclass(frozen=True)
 class DistributedConfig:
-    """Runner choice and the Ray runner's layout, resources, cadence and fault tolerance."""
+    """Runner choice and the Ray runner's layout, resources and fault tolerance: what every family shares."""
 
     kind: Literal["local", "ray"] = "local"
-    """Runner: local (one process, runners/loop.py) or ray (env-worker actors feeding a learner actor)."""
+    """Runner: local (one process, runners/local/) or ray (worker actors feeding a learner actor)."""
     num_workers: Annotated[int, Ge(1)] = 2
     """Ray: env-worker actors, each with its own vector env and CPU copy of the policy."""
     ray_address: str | None = None
@@ -36,6 +39,31 @@ class DistributedConfig:
     """Logical CPUs reserved for the learner actor (its torch threads, unless --runner.torch-threads is set)."""
     learner_gpus: Annotated[float, Ge(0)] = 1.0
     """GPUs for the learner when the cluster has one and --runner.device is not cpu (0: always CPU)."""
+    max_restarts: Annotated[int, Ge(-1)] = 5
+    """Restarts Ray grants each worker actor after it dies (-1: unlimited); past it the run stops."""
+    restart_timeout: Annotated[float, Gt(0), AllowInf] = 120.0
+    """Seconds a dead worker may take to come back (Ray restarting it, maybe on another node) before the run
+    stops (inf: wait for ever)."""
+    log_to_driver: bool = False
+    """Ray: forward the actors' stdout and stderr to this console (debugging)."""
+    status_every: Annotated[float, Ge(0)] = 30.0
+    """Seconds between console lines with per-worker SPS, policy lag, queue and replay sizes (0: never)."""
+
+
+@dataclass(frozen=True)
+class OnPolicyRayConfig(DistributedConfig):
+    """The Ray runner for families whose workers act with recent parameters: policy gradients and self-play."""
+
+    max_policy_lag: Annotated[int, Ge(0)] = 1
+    """Rollouts (self-play: game batches) collected more than this many learner updates ago are dropped and recollected;
+    younger ones are learned with PPO's importance ratio against the behaviour policy (0: synchronous)."""
+
+
+@dataclass(frozen=True)
+class ApexConfig(DistributedConfig):
+    """The Ray runner for the DQN family (Ape-X, Horgan et al. 2018): chunks to sharded replay, sampled by the
+    learner, with per-worker epsilons."""
+
     chunk_length: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 32
     """DQN family: steps per sub-env a worker collects before shipping them to replay in one message."""
     params_period: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 64
@@ -60,15 +88,7 @@ class DistributedConfig:
     """DQN family: the learner keeps the single-process replay ratio (one update per --runner.train-every env
     steps); workers pause while it is more than this many updates behind. None: workers never pause
     (Ape-X's free-running actors; the learner never exceeds the ratio)."""
-    max_policy_lag: Annotated[int, Ge(0)] = 1
-    """On-policy: rollouts collected more than this many learner updates ago are dropped and recollected;
-    younger ones are learned with PPO's importance ratio against the behaviour policy (0: synchronous)."""
-    max_restarts: Annotated[int, Ge(-1)] = 5
-    """Restarts Ray grants each worker actor after it dies (-1: unlimited); past it the run stops."""
-    restart_timeout: Annotated[float, Gt(0), AllowInf] = 120.0
-    """Seconds a dead worker may take to come back (Ray restarting it, maybe on another node) before the run
-    stops (inf: wait for ever)."""
-    log_to_driver: bool = False
-    """Ray: forward the actors' stdout and stderr to this console (debugging)."""
-    status_every: Annotated[float, Ge(0)] = 30.0
-    """Seconds between console lines with per-worker SPS, policy lag, queue and replay sizes (0: never)."""
+
+
+RAY_OPTIONS = frozenset(f.name for c in (ApexConfig, OnPolicyRayConfig) for f in dataclasses.fields(c))
+"""Every family's Ray option names: a run saved when all families shared one set lists them all."""

@@ -5,7 +5,7 @@ Published hyperparameters, with sources:
 - ``rainbow-atari``: Hessel et al. 2018, Table 1.
 - ``dqn-minatar``: Young & Tian 2019 (MinAtar), section 4.
 - ``rainbow-minatar``: Obando-Ceron & Castro 2021 ("Revisiting Rainbow"), MinAtar settings.
-- the policy-gradient presets (``reinforce-cartpole``, ``ppo-*``): ``runners/pg_presets.py``.
+- the policy-gradient presets (``reinforce-cartpole``, ``ppo-*``): ``runners/families/pg_presets.py``.
 CartPole presets are tuned here to solve CartPole-v1 (eval mean >= 475) within 50,000 env steps;
 they stop as soon as an evaluation reaches 475 (``--runner.target-return``), so the saved model
 is the one that solved it. They use one torch thread: small MLPs gain nothing from more, and the
@@ -19,13 +19,9 @@ from dataclasses import replace
 
 from agents.dqn.config import DQNConfig
 from agents.torsos import TorsoConfig
-from runners.config import EnvConfig, ReplayConfig, RunnerConfig, TrainConfig
-from runners.pg_config import PGTrainConfig
-from runners.pg_presets import PG_PRESETS
-
-AnyTrainConfig = TrainConfig | PGTrainConfig
-
-DEFAULT_PRESET = "dqn-cartpole"
+from runners.families.common import ENV_RESUME_FIXED, EnvConfig
+from runners.families.dqn import ReplayConfig, RunnerConfig, TrainConfig
+from runners.families.family import Family
 
 
 def _cartpole(name: str, agent: DQNConfig) -> TrainConfig:
@@ -156,7 +152,7 @@ def rainbow_atari() -> TrainConfig:
     return _atari("rainbow-atari", agent, TorsoConfig(kind="nature_cnn", fc=0), learning_starts=20_000)
 
 
-PRESETS: dict[str, Callable[[], AnyTrainConfig]] = {
+DQN_PRESETS: dict[str, Callable[[], TrainConfig]] = {
     "dqn-cartpole": dqn_cartpole,
     "double-dueling-cartpole": double_dueling_cartpole,
     "rainbow-cartpole": rainbow_cartpole,
@@ -166,19 +162,17 @@ PRESETS: dict[str, Callable[[], AnyTrainConfig]] = {
     "rainbow-lstm-minatar": rainbow_lstm_minatar,
     "dqn-atari": dqn_atari,
     "rainbow-atari": rainbow_atari,
-    **PG_PRESETS,  # reinforce-cartpole, ppo-cartpole, ppo-pendulum, ppo-atari (runners/pg_presets.py)
 }
 
+# The network (its layers' shapes and what they compute: torso, heads, normaliser), the replay buffer (its
+# ring sizes, and the n-step returns and priorities stored in it), the optimiser (its saved moments).
+RESUME_FIXED = ("preset", "torso.", "agent.dueling", "agent.dueling_aggregation", "agent.distributional",
+                "agent.num_atoms", "agent.noisy", "agent.head_hidden", "agent.obs_norm", "agent.optimizer",
+                "replay.capacity", "agent.n_step", "agent.gamma", "agent.prioritized", "agent.priority_exponent",
+                "agent.priority_eps", "agent.weight_form", "agent.burn_in", "agent.sequence_length",
+                "agent.sequence_period", *ENV_RESUME_FIXED)
 
-def config_class(data: dict[str, object]) -> type:
-    """The config class of a saved config dict (``config.json``): its preset's, else told by its fields."""
-    preset = data.get("preset")
-    if isinstance(preset, str) and preset in PRESETS:
-        return type(PRESETS[preset]())
-    return PGTrainConfig if "algo" in data else TrainConfig
-
-
-def describe(name: str) -> str:
-    """First docstring line of a preset."""
-    doc = PRESETS[name].__doc__ or ""
-    return doc.strip().splitlines()[0]
+FAMILY = Family(name="dqn", title="DQN-family", command="train", config=TrainConfig, presets=DQN_PRESETS,
+                trainer="runners.local.train:train_dqn", ray_trainer="runners.distributed.train:train_distributed",
+                resume_fixed=RESUME_FIXED,
+                accepts_saved=lambda data: not {"algo", "game", "selfplay"} & set(data))

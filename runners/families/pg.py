@@ -7,40 +7,25 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from agents.actor_critic import ActorCriticConfig
-from agents.constraints import MAX_SEED, MAX_STEPS, Interval
+from agents.constraints import MAX_STEPS, Interval
 from agents.gail.config import BCConfig, GAILConfig
 from agents.ppo.config import PPOConfig
 from agents.reinforce.config import ReinforceConfig
 from agents.torsos import TorsoConfig
-from runners.config import MAX_ENVS, EnvConfig, LogConfig
-from runners.distributed_config import DistributedConfig
+from runners.families.common import EnvConfig, LogConfig, LoopConfig
+from runners.families.distributed import OnPolicyRayConfig
 
 
 @dataclass(frozen=True)
-class PGRunnerConfig:
+class PGRunnerConfig(LoopConfig):
     """The on-policy loop: how long, evaluation, checkpoints, seed and device."""
 
     total_steps: Annotated[int, Interval(ge=1, le=MAX_STEPS)] = 100_000
     """Env steps to train for, summed over sub-environments (a rollout in progress is finished)."""
     eval_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 10_000
     """Env steps between evaluations (0: only at the end)."""
-    eval_episodes: Annotated[int, Interval(ge=0, le=MAX_ENVS)] = 10
-    """Episodes per evaluation, greedy (the distribution's mode), each from its own seeded sub-environment."""
-    eval_max_steps: int | None = 27_000
-    """Agent steps after which an evaluation episode is cut and counted as truncated (27,000: the Atari
-    protocol's 108,000 frames at frame skip 4; None: no cap beyond the env's own time limit)."""
-    target_return: float | None = None
-    """Stop early once the evaluation mean reaches this return (None: train for total_steps)."""
     checkpoint_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 50_000
     """Env steps between checkpoints (0: only at the end); one is also written at the end and on SIGINT/SIGTERM."""
-    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
-    """Run seed; every RNG (envs, action sampling, minibatches, network init) derives from it."""
-    device: str = "auto"
-    """Torch device: auto (cuda when present), cpu, cuda, cuda:1, ..."""
-    torch_threads: Annotated[int, Interval(ge=0, le=4_096)] = 1
-    """torch intra-op threads (0: one per core, torch's default). 1 by default: beside other busy processes one
-    per core ran 2.7-4.6x slower (benchmarks/results/torch_threads.md); on an idle machine it gains nothing for
-    MLPs and MinAtar and about 1.5x for the Nature CNN (Atari on a dedicated machine: try 0)."""
 
 
 @dataclass(frozen=True)
@@ -66,4 +51,4 @@ class PGTrainConfig:
     torso: TorsoConfig = field(default_factory=TorsoConfig)
     runner: PGRunnerConfig = field(default_factory=PGRunnerConfig)
     log: LogConfig = field(default_factory=LogConfig)
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    distributed: OnPolicyRayConfig = field(default_factory=OnPolicyRayConfig)

@@ -27,12 +27,12 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from agents.actor_critic import ActorCriticConfig
-from agents.gail.config import BCConfig, GAILConfig
 from agents.ppo.config import PPOConfig
 from agents.reinforce.config import ReinforceConfig
 from agents.torsos import TorsoConfig
-from runners.config import EnvConfig
-from runners.pg_config import PGRunnerConfig, PGTrainConfig
+from runners.families.common import ENV_RESUME_FIXED, EnvConfig
+from runners.families.family import Family
+from runners.families.pg import PGRunnerConfig, PGTrainConfig
 
 _CARTPOLE_TORSO = TorsoConfig(kind="mlp", hidden=(64, 64), activation="tanh")
 
@@ -67,16 +67,11 @@ def ppo_cartpole() -> PGTrainConfig:
 
 def ppo_lstm_cartpole_masked() -> PGTrainConfig:
     """Recurrent PPO (LSTM core) on CartPole with hidden velocities: 8 envs x 32 steps, MLP 64 -> LSTM 64."""
-    return PGTrainConfig(
-        preset="ppo-lstm-cartpole-masked", algo="ppo",
-        env=EnvConfig(id="arena/CartPoleMasked-v1", num_envs=8),
-        ppo=PPOConfig(rollout_length=32, epochs=10, num_minibatches=2, gamma=0.99, gae_lambda=0.95, lr=1e-3,
-                      anneal_lr=True, clip=0.2, value_clip=0.0, value_coef=0.5, ent_coef=0.0, max_grad_norm=0.5),
-        net=ActorCriticConfig(shared=False, ortho_init=True),
-        torso=TorsoConfig(kind="mlp", hidden=(64,), activation="tanh", core="lstm", core_hidden=64),
-        runner=PGRunnerConfig(total_steps=200_000, eval_every=10_000, eval_episodes=10, target_return=475.0,
-                              checkpoint_every=50_000, torch_threads=1),
-    )
+    base = ppo_cartpole()
+    return replace(base, preset="ppo-lstm-cartpole-masked", env=replace(base.env, id="arena/CartPoleMasked-v1"),
+                   ppo=replace(base.ppo, num_minibatches=2, gamma=0.99, gae_lambda=0.95),
+                   torso=TorsoConfig(kind="mlp", hidden=(64,), activation="tanh", core="lstm", core_hidden=64),
+                   runner=replace(base.runner, total_steps=200_000, eval_every=10_000, checkpoint_every=50_000))
 
 
 def ppo_attention_cartpole_masked() -> PGTrainConfig:
@@ -118,30 +113,6 @@ def ppo_atari() -> PGTrainConfig:
     )
 
 
-def bc_cartpole() -> PGTrainConfig:
-    """Behaviour cloning on CartPole-v1 from --demos NAME: 2,000 cross-entropy steps, then a greedy evaluation."""
-    return replace(ppo_cartpole(), preset="bc-cartpole", imitation="bc",
-                   bc=BCConfig(steps=2_000, batch_size=64, lr=1e-3, entropy_weight=1e-3))
-
-
-def gail_cartpole() -> PGTrainConfig:
-    """GAIL on CartPole-v1 from --demos NAME: PPO generator (ppo-cartpole's settings), reward -log(1-D)."""
-    base = ppo_cartpole()
-    return replace(base, preset="gail-cartpole", imitation="gail",
-                   gail=GAILConfig(reward_form="-log(1-D)", disc_steps=1, disc_lr=3e-4, disc_batch_size=64,
-                                   disc_hidden=(64, 64)),
-                   runner=replace(base.runner, total_steps=200_000, eval_every=10_000))
-
-
-def gail_pendulum() -> PGTrainConfig:
-    """GAIL on Pendulum-v1 from --demos NAME: PPO generator (ppo-pendulum's settings), Gaussian policy."""
-    base = ppo_pendulum()
-    return replace(base, preset="gail-pendulum", imitation="gail",
-                   gail=GAILConfig(reward_form="-log(1-D)", disc_steps=1, disc_lr=3e-4, disc_batch_size=256,
-                                   disc_hidden=(64, 64)),
-                   runner=replace(base.runner, total_steps=400_000, target_return=None))
-
-
 PG_PRESETS: dict[str, Callable[[], PGTrainConfig]] = {
     "reinforce-cartpole": reinforce_cartpole,
     "ppo-cartpole": ppo_cartpole,
@@ -149,9 +120,12 @@ PG_PRESETS: dict[str, Callable[[], PGTrainConfig]] = {
     "ppo-attention-cartpole-masked": ppo_attention_cartpole_masked,
     "ppo-pendulum": ppo_pendulum,
     "ppo-atari": ppo_atari,
-    "bc-cartpole": bc_cartpole,
-    "gail-cartpole": gail_cartpole,
-    "gail-pendulum": gail_pendulum,
 }
-IMITATION_PRESETS = ("bc-cartpole", "gail-cartpole", "gail-pendulum")
-"""Presets that need ``--demos``; their smoke tests build demonstrations first (tests/test_imitation.py)."""
+
+RESUME_FIXED = ("preset", "torso.", "algo", "imitation", "net.shared", "net.obs_norm", "reinforce.baseline",
+                "ppo.optimizer", "reinforce.optimizer", "gail.disc_hidden", "gail.spectral_norm", *ENV_RESUME_FIXED)
+
+FAMILY = Family(name="pg", title="policy-gradient", command="train", config=PGTrainConfig, presets=PG_PRESETS,
+                trainer="runners.local.train:train_pg", ray_trainer="runners.distributed.train:train_distributed",
+                resume_fixed=RESUME_FIXED, accepts=lambda cfg: cfg.imitation == "none",
+                accepts_saved=lambda data: "algo" in data and data.get("imitation", "none") == "none")

@@ -8,15 +8,16 @@ simulations, window) are chosen here to fit a 2-core CPU.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from agents.alphazero.config import AlphaZeroConfig
 from agents.alphazero.mcts import MCTSConfig
 from agents.constraints import MAX_COUNT, MAX_SEED, MAX_STEPS, AllowInf, Ge, Interval, MinLen
 from agents.torsos import TorsoConfig
-from runners.config import LogConfig
-from runners.distributed_config import DistributedConfig
+from runners.families.common import LogConfig
+from runners.families.distributed import OnPolicyRayConfig
+from runners.families.family import Family
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,9 @@ class SelfPlayConfig:
     torso: TorsoConfig = field(default_factory=TorsoConfig)
     selfplay: SelfPlayRunConfig = field(default_factory=SelfPlayRunConfig)
     log: LogConfig = field(default_factory=lambda: LogConfig(log_every=1))
-    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    distributed: OnPolicyRayConfig = field(default_factory=OnPolicyRayConfig)
     """Where self-play runs: one process, or Ray game-generating workers and a learner actor
-    (runners/distributed_selfplay.py)."""
+    (runners/distributed/selfplay.py)."""
 
 
 def alphazero_tictactoe() -> SelfPlayConfig:
@@ -117,15 +118,14 @@ def alphazero_connect4() -> SelfPlayConfig:
 
 def alphazero_othello() -> SelfPlayConfig:
     """AlphaZero on OpenSpiel's othello (8x8, the size OpenSpiel has): ResNet 64x4, 100 simulations."""
-    return SelfPlayConfig(
-        preset="alphazero-othello", game="openspiel:othello",
-        agent=AlphaZeroConfig(lr=1e-3, batch_size=256, l2=1e-4),
-        mcts=MCTSConfig(num_simulations=100, dirichlet_alpha=0.5, dirichlet_epsilon=0.25),
-        torso=TorsoConfig(kind="resnet", channels=64, blocks=4),
-        selfplay=SelfPlayRunConfig(iterations=1_000, games_per_iteration=32, train_steps_per_iteration=64,
-                                   min_positions=2_000, replay_window=200_000, temperature_moves=15,
-                                   augment=False, eval_every=10, eval_games=10, anchors=("random", "mcts:100")),
-    )
+    # alphazero-connect4's schedule with a bigger network and search, half the games per iteration, and no
+    # augmentation: the OpenSpiel adapter knows no symmetries (identity only).
+    base = alphazero_connect4()
+    return replace(base, preset="alphazero-othello", game="openspiel:othello",
+                   mcts=replace(base.mcts, num_simulations=100, dirichlet_alpha=0.5),
+                   torso=TorsoConfig(kind="resnet", channels=64, blocks=4),
+                   selfplay=replace(base.selfplay, games_per_iteration=32, temperature_moves=15, augment=False,
+                                    eval_games=10, anchors=("random", "mcts:100")))
 
 
 SELFPLAY_PRESETS: dict[str, Callable[[], SelfPlayConfig]] = {
@@ -134,3 +134,9 @@ SELFPLAY_PRESETS: dict[str, Callable[[], SelfPlayConfig]] = {
     "alphazero-othello": alphazero_othello,
 }
 DEFAULT_SELFPLAY_PRESET = "alphazero-tictactoe"
+
+FAMILY = Family(name="selfplay", title="self-play", command="selfplay", config=SelfPlayConfig,
+                presets=SELFPLAY_PRESETS, trainer="runners.selfplay.run:run_selfplay_local",
+                ray_trainer="runners.distributed.selfplay:run_selfplay_ray",
+                resume_fixed=("preset", "game", "torso.", "agent.value_hidden", "agent.optimizer"),
+                accepts_saved=lambda data: "game" in data or "selfplay" in data)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from runners import signals
+from runners.local import signals
 
 CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.pt"
@@ -60,7 +60,7 @@ def decode(obj: Any) -> Any:
 def atomic_save(obj: Any, path: Path) -> None:
     """Write to a temp file in the same directory, fsync, then rename over ``path``.
 
-    SIGINT / SIGTERM wait until the file is in place (``runners.signals.deferred``), then act as they would.
+    SIGINT / SIGTERM wait until the file is in place (``runners.local.signals.deferred``), then act as they would.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -130,7 +130,7 @@ def model_payload(trainer: Any, config: dict[str, Any]) -> dict[str, Any]:
 def load_trainer_state(run_dir: Path, check: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The trainer state of ``run_dir``'s latest checkpoint, with its replay when one was saved.
 
-    ``check(checkpoint)`` may refuse the checkpoint (``runners.resume.check_fits``) before its replay,
+    ``check(checkpoint)`` may refuse the checkpoint (``runners.local.resume.check_fits``) before its replay,
     possibly gigabytes, loads.
     """
     ckpt = load(find_checkpoint(run_dir))

@@ -2,7 +2,7 @@
 
 Q networks act epsilon-greedily; policy-gradient networks act with their distribution's mode (greedy).
 An episode longer than ``max_steps`` agent steps is cut there and counted as truncated (its return so far
-counts); a SIGINT/SIGTERM inside a run (``runners.signals``) cuts the evaluation short the same way.
+counts); a SIGINT/SIGTERM inside a run (``runners.local.signals``) cuts the evaluation short the same way.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 from agents.actor_critic import ActorCritic, PolicyActor
 from agents.dqn import DQNActor, QNetwork
 from envs import make
-from runners import signals
-from runners.config import TrainConfig
-from runners.pg_config import PGTrainConfig
+from runners.families.dqn import TrainConfig
+from runners.families.pg import PGTrainConfig
+from runners.local import signals
 
 MAX_PARALLEL = 16
 # (episodes finished or cut, episodes asked for, agent steps so far): evaluation progress for a console.
@@ -70,7 +70,7 @@ def due_evaluation(runner: Any, step: int, evals_done: int, force: bool = False)
 
 
 def _env_options(cfg: TrainConfig | PGTrainConfig) -> dict[str, object]:
-    from runners.loop import env_options  # local import: loop imports this module
+    from runners.local.envs import env_options  # local import: loop imports this module
     return env_options(cfg)
 
 
@@ -92,7 +92,7 @@ def play_episodes(act: ActFn, env_id: str, options: dict[str, object], episodes:
     sub-env's first episode avoids the bias towards short episodes that comes from taking the first
     ``episodes`` to finish. ``begin`` is called before each round's first step (a recurrent policy forgets
     its state there). An episode still running after ``max_steps`` agent steps is cut (truncated, its
-    return so far counted); a signal recorded by ``runners.signals`` cuts the round in progress the same
+    return so far counted); a signal recorded by ``runners.local.signals`` cuts the round in progress the same
     way and skips the rounds not started. ``progress`` hears about every step (a console throttles it).
     """
     returns: list[float] = []
@@ -162,7 +162,7 @@ def record_policy_video(act: ActFn, env_id: str, options: dict[str, object], see
     """One episode of ``act`` (at most ``max_steps`` steps, and 30,000 frames) rendered to an mp4 at ``path``.
 
     Frames stream to ffmpeg as they are rendered, so a long Atari episode does not sit in memory. Returns
-    None when the env cannot render, or when a signal (``runners.signals``) stops the recording, in which
+    None when the env cannot render, or when a signal (``runners.local.signals``) stops the recording, in which
     case the partial file is removed.
     """
     from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter

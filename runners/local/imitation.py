@@ -1,9 +1,10 @@
 """Imitation runs: GAIL (a reward model for the on-policy runner) and behaviour cloning (no env steps).
 
-``gail_setup`` loads the demonstrations, builds the discriminator and, when asked, a BC-pretrained
-policy for the generator to start from. ``train_bc`` clones a policy from the demonstrations and
-evaluates it; its ``model.pt`` is a policy-gradient checkpoint, so ``arena eval`` and ``arena record``
-take it like any other.
+``train_imitation`` is the imitation family's single-process trainer. ``gail_setup`` loads the demonstrations,
+builds the discriminator and, when asked, a BC-pretrained policy for the generator to start from; the
+generator is then trained as any policy-gradient run (``runners.local.train.train_pg``). ``train_bc`` clones a
+policy from the demonstrations and evaluates it; its ``model.pt`` is a policy-gradient checkpoint, so
+``arena eval`` and ``arena record`` take it like any other.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ import torch
 from rich.console import Console
 
 from agents.actor_critic import build_actor_critic
+from agents.base import RewardModel
 from agents.errors import ConfigError
 from agents.gail.bc import BCLearner
 from agents.gail.reward_model import GAILRewardModel
 from envs import spec_for
 from envs.base import EnvSpec
 from replay.demos import Demos, load_demos
-from runners.checkpoint import CHECKPOINT_DIR, FORMAT_VERSION, MODEL, atomic_save
-from runners.config import save_config, to_dict
-from runners.evaluate import evaluate_policy
-from runners.loop import RunResult, env_options
-from runners.pg_config import PGTrainConfig
-from runners.plot import plot_runs
+from runners.families.common import save_config, to_dict
+from runners.families.pg import PGTrainConfig
+from runners.local.checkpoint import CHECKPOINT_DIR, FORMAT_VERSION, MODEL, CheckpointError, atomic_save
+from runners.local.envs import env_options
+from runners.local.evaluate import evaluate_policy
+from runners.local.loop import RunResult
+from runners.local.plot import plot_runs
+from runners.local.train import train_pg
 
 
 def load_expert(cfg: PGTrainConfig, spec: EnvSpec) -> Demos:
@@ -58,6 +62,21 @@ def gail_setup(cfg: PGTrainConfig) -> tuple[GAILRewardModel, dict[str, torch.Ten
     model = GAILRewardModel(spec, replace(cfg.torso, core="none"), cfg.gail, demos, seed=cfg.runner.seed + 3)
     init = bc_policy(cfg, spec, demos, cfg.gail.bc_pretrain_steps) if cfg.gail.bc_pretrain_steps > 0 else None
     return model, init
+
+
+def train_imitation(cfg: PGTrainConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
+                    console: Console | None = None, reward_model: RewardModel | None = None,
+                    policy_init: dict[str, torch.Tensor] | None = None) -> RunResult:
+    """Behaviour cloning (``--imitation bc``) or GAIL (``--imitation gail``) in one process."""
+    if cfg.imitation == "bc":
+        if resume:
+            raise CheckpointError("behaviour-cloning runs are short and not resumable: start a new run")
+        return train_bc(cfg, run_dir, console)
+    if reward_model is None:
+        reward_model, bc_init = gail_setup(cfg)
+        policy_init = policy_init if policy_init is not None else bc_init
+    return train_pg(cfg, run_dir, resume=resume, stop_at=stop_at, console=console, reward_model=reward_model,
+                    policy_init=policy_init)
 
 
 def train_bc(cfg: PGTrainConfig, run_dir: Path, console: Console | None = None) -> RunResult:

@@ -10,14 +10,16 @@ import json
 import os
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from runners.evaluate import EvalResult
+from runners.local.evaluate import EvalResult
 
 
 class Logger(Protocol):
@@ -59,7 +61,7 @@ class RunLogger:
         self.sps_window: deque[tuple[float, int]] = deque(maxlen=20)
         self.last_bar = 0.0
         self.last_step = start_step
-        self.wandb = _init_wandb(run_dir, config, wandb_mode, wandb_project) if wandb_mode != "off" else None
+        self.wandb = init_wandb(run_dir, config, wandb_mode, wandb_project) if wandb_mode != "off" else None
         self.bar: Progress | None = None
         if progress:
             self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -145,21 +147,61 @@ class RunLogger:
                 self.wandb.log_artifact(art)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.last_step)  # the bar ends where the run ended
-            self.bar.stop()
-            self.bar = None
-        self.file.close()
-        if self.wandb is not None:
-            self.wandb.finish()
-            self.wandb = None
+        close_outputs(self, self.last_step)
 
 
-def _init_wandb(run_dir: Path, config: dict[str, Any], mode: str, project: str) -> Any:
+def close_outputs(logger: Any, completed: int) -> None:
+    """Close a run logger's outputs, each once: its progress bar (ending where the run ended: ``completed``),
+    its metrics file and its wandb run (``bar``, ``task``, ``file``, ``wandb`` attributes)."""
+    if logger.bar is not None:
+        logger.bar.update(logger.task, completed=completed)
+        logger.bar.stop()
+        logger.bar = None
+    logger.file.close()
+    if logger.wandb is not None:
+        logger.wandb.finish()
+        logger.wandb = None
+
+
+def print_table(console: Console, title: str, rows: list[tuple[str, str]]) -> None:
+    """A two-column table (a run's summary) on ``console``."""
+    table = Table(title=title, show_header=False)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def init_wandb(run_dir: Path, config: dict[str, Any], mode: str, project: str) -> Any:
+    """A wandb run in ``run_dir`` (``mode``: offline or online). wandb is imported here and in ``log_tables``
+    only: the rest of arena logs through these functions."""
     import wandb
     os.environ.setdefault("WANDB_SILENT", "true")
     return wandb.init(project=project, dir=str(run_dir), config=config, mode=mode,  # type: ignore[arg-type]
                       name=run_dir.name, reinit="finish_previous")
+
+
+def log_tables(run: Any, tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]],
+               images: Mapping[str, Path] | None = None, summary: Mapping[str, float] | None = None) -> bool:
+    """Log ``tables`` (key -> (columns, rows)), ``images`` (key -> PNG, when it exists) and ``summary`` values to
+    ``run``, or to the active wandb run; False when there is none."""
+    import wandb
+
+    run = run if run is not None else wandb.run
+    if run is None:
+        return False
+    record: dict[str, Any] = {}
+    for key, (columns, rows) in tables.items():
+        table = wandb.Table(columns=list(columns))
+        for row in rows:
+            table.add_data(*row)
+        record[key] = table
+    for key, png in (images or {}).items():
+        if png.exists():
+            record[key] = wandb.Image(str(png))
+    run.log(record)
+    if summary:
+        run.summary.update(dict(summary))
+    return True
 
 
 def trim_metrics(path: Path, key: str, last: int, redo_at_last: tuple[str, ...] = ()) -> int:

@@ -1,6 +1,6 @@
 """The on-policy trainer: collect ``[T, N]`` rollouts from a vector env, update, evaluate, checkpoint.
 
-``PGTrainer`` fits ``runners.loop.run`` (which checkpoints, evaluates, stops on a target return or a
+``PGTrainer`` fits ``runners.local.loop.run`` (which checkpoints, evaluates, stops on a target return or a
 signal): its ``env_step`` collects one whole rollout with the current policy and its ``learn`` consumes it.
 Rollouts are never carried across a checkpoint, so N steps + resume + N steps equal 2N steps straight.
 
@@ -25,8 +25,8 @@ before each update the trainer calls ``reward_model.update(rollout)`` and then l
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,11 @@ from agents.reinforce import ReinforceLearner
 from envs.base import BatchedEnv, EnvSpec, StepResult
 from replay.rollout import RolloutStorage
 from replay.types import Rollout
-from runners.evaluate import EvalResult, due_evaluation, evaluate_policy
-from runners.logging import Logger
-from runners.loop import open_env, resolve_device
-from runners.pg_config import PGTrainConfig
+from runners.families.pg import PGTrainConfig
+from runners.local.envs import open_env, resolve_device
+from runners.local.evaluate import evaluate_policy
+from runners.local.logging import Logger
+from runners.local.loop import EnvTrainer
 
 
 def validate_pg(cfg: PGTrainConfig, spec: EnvSpec) -> None:
@@ -87,7 +88,7 @@ def validate_pg(cfg: PGTrainConfig, spec: EnvSpec) -> None:
             raise ConfigError("a shared torso needs --reinforce.value-coef > 0 to train the value baseline")
 
 
-class PGTrainer:
+class PGTrainer(EnvTrainer):
     """Every piece of a policy-gradient run; ``state_dict``/``load_state_dict`` make resume exact."""
 
     def __init__(self, cfg: PGTrainConfig, logger: Logger, video_dir: Path | None = None,
@@ -128,12 +129,7 @@ class PGTrainer:
         # One process: the actor acts with the learner's own module, so the client never copies.
         self.params = ParamsClient(self.actor, self.learner.get_params, shared=True)
         self.storage = RolloutStorage(n, self.spec.obs_shape, self.spec.obs_dtype, self.spec.action_shape, capacity)
-        self.step = 0
-        self.evals_done = 0
-        self.recent_returns: deque[float] = deque(maxlen=100)
-        self.episodes = 0
-        self.last_eval: EvalResult | None = None
-        self.obs = self.env.reset()
+        self.start_env_loop()
         self.recurrent = self.learner.network.is_recurrent
         self.first = np.ones(n, dtype=bool)  # [N] recurrent only: self.obs starts an episode
         self.resets: list[np.ndarray] = []  # recurrent only: the current rollout's reset flags, [N] per step
@@ -257,40 +253,17 @@ class PGTrainer:
         self.params.update(self.learner.updates)
 
     def maybe_evaluate(self, force: bool = False) -> None:
-        r = self.cfg.runner
-        due = due_evaluation(r, self.step, self.evals_done, force)
-        if due is None:
-            return
-        self.evals_done, seed = due
-        self.last_eval = evaluate_policy(self.learner.network, self.cfg, r.eval_episodes, seed=seed,
-                                         video_dir=self.video_dir, step=self.step,
-                                         progress=getattr(self.logger, "eval_progress", None))
-        self.logger.evaluation(self.step, self.last_eval)
+        episodes = self.cfg.runner.eval_episodes
+        self.evaluate_if_due(force, partial(evaluate_policy, self.learner.network, self.cfg, episodes))
 
     # --- state ----------------------------------------------------------------------------------
     def state_dict(self, with_replay: bool = False) -> dict[str, Any]:
         """Everything needed to resume exactly (``with_replay`` is accepted for the checkpoint API)."""
-        return {
-            "step": self.step, "evals_done": self.evals_done, "episodes": self.episodes,
-            "recent_returns": list(self.recent_returns),
-            "learner": self.learner.state_dict(), "actor": self.actor.state_dict(),
-            "env": self.env.get_state(), "env_id": self.spec.env_id,
-            "obs_shape": list(self.spec.obs_shape), "num_actions": self.spec.num_actions,
-            "action_shape": list(self.spec.action_shape),
-            "reward_model": self.reward_model.state_dict() if self.reward_model is not None else None,
-            "first": self.first.copy(),
-        }
+        return {**self.env_loop_state(), "action_shape": list(self.spec.action_shape),
+                "reward_model": self.reward_model.state_dict() if self.reward_model is not None else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.step = int(state["step"])
-        self.evals_done = int(state["evals_done"])
-        self.episodes = int(state["episodes"])
-        self.recent_returns.extend(state["recent_returns"])
-        self.learner.load_state_dict(state["learner"])
-        self.actor.load_state_dict(state["actor"])
-        self.obs = self.env.set_state(state["env"])
-        if "first" in state:
-            self.first = np.asarray(state["first"], dtype=bool).copy()
+        self.load_env_loop_state(state)
         if self.reward_model is not None and state.get("reward_model") is not None:
             self.reward_model.load_state_dict(state["reward_model"])
 

@@ -16,36 +16,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runners.checkpoint import CheckpointError, find_checkpoint, load
-from runners.config import from_dict, to_dict
+from runners.families.common import from_dict, to_dict
+from runners.families.family import Family
+from runners.families.registry import family_of, family_of_preset, family_of_saved
+from runners.local.checkpoint import CheckpointError, find_checkpoint, load
 
-SELFPLAY_FORMAT = "arena-selfplay-1"  # runners.selfplay_run.FORMAT (not imported: it imports the trainer)
-
-# Options whose value the saved state depends on, per family; a name ending in "." covers a whole section.
-# The preset names the run (config.json's must be one arena knows, and match the checkpoint's).
-# The network: its layers' shapes and what they compute (torso.*, heads, normalisers). The replay buffer
-# (DQN family): its ring sizes and the n-step returns and priorities stored in it. The env state: one slot
-# per sub-environment, observation and action shapes. The optimiser: its saved moments belong to it.
-_ENV = ("env.num_envs", "env.frame_stack", "env.full_action_space")
-_DQN = ("preset", "torso.", "agent.dueling", "agent.dueling_aggregation", "agent.distributional", "agent.num_atoms",
-        "agent.noisy", "agent.head_hidden", "agent.obs_norm", "agent.optimizer",
-        "replay.capacity", "agent.n_step", "agent.gamma", "agent.prioritized", "agent.priority_exponent",
-        "agent.priority_eps", "agent.weight_form", "agent.burn_in", "agent.sequence_length",
-        "agent.sequence_period", *_ENV)
-_PG = ("preset", "torso.", "algo", "imitation", "net.shared", "net.obs_norm", "reinforce.baseline", "ppo.optimizer",
-       "reinforce.optimizer", "gail.disc_hidden", "gail.spectral_norm", *_ENV)
-_SELFPLAY = ("preset", "game", "torso.", "agent.value_hidden", "agent.optimizer")
-_FIXED = {"DQN-family": _DQN, "policy-gradient": _PG, "self-play": _SELFPLAY}
+SELFPLAY_FORMAT = "arena-selfplay-1"  # runners.selfplay.checkpoint.FORMAT (not imported: selfplay/ sits above)
 
 
-def family(config: Mapping[str, Any]) -> str:
-    """``DQN-family``, ``policy-gradient`` or ``self-play``: the kind of run a saved config dict describes."""
-    if "game" in config or "selfplay" in config:
-        return "self-play"
-    from runners.pg_config import PGTrainConfig
-    from runners.presets import config_class
-
-    return "policy-gradient" if config_class(dict(config)) is PGTrainConfig else "DQN-family"
+def family(config: Mapping[str, Any]) -> Family:
+    """The family of run a saved config dict describes (DQN-family, policy-gradient, self-play, ...)."""
+    return family_of_saved(config)
 
 
 def checkpoint_config(run_dir: Path) -> dict[str, Any]:
@@ -78,42 +59,30 @@ def saved_run_config(run_dir: Path, selfplay: bool = False) -> Any:
     if "preset" not in data:  # {} or a fragment: say what is missing before what it would be
         _check_complete(data, saved, path)
     _check_same_run(data, saved, path)
-    if (family(saved) == "self-play") != selfplay:
-        command = "selfplay" if not selfplay else "train"
-        raise CheckpointError(f"{run_dir} is a {family(saved)} run: resume it with arena {command} --resume {run_dir}")
+    kind = family(saved)
+    if (kind.command == "selfplay") != selfplay:
+        raise CheckpointError(f"{run_dir} is a {kind.title} run: resume it with arena {kind.command} --resume "
+                              f"{run_dir}")
     _check_complete(data, saved, path)
     _check_types(data, saved, path)
-    for name in _FIXED[family(saved)]:
+    for name in kind.resume_fixed:
         for key, was, now in _differences(saved, data, name):
             raise CheckpointError(f"{path} has {key} {_show(now)} but the checkpoint was trained with "
                                   f"{_show(was)}: config.json and checkpoints/ are from different runs")
     try:
-        return from_dict(_config_class(saved), data)
+        return from_dict(kind.config, data)
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path} is not a readable arena config ({e})") from None
 
 
-def _config_class(saved: Mapping[str, Any]) -> type:
-    if family(saved) == "self-play":
-        from runners.selfplay_config import SelfPlayConfig
-
-        return SelfPlayConfig
-    from runners.presets import config_class
-
-    return config_class(dict(saved))
-
-
 def _check_same_run(data: Mapping[str, Any], saved: Mapping[str, Any], path: Path) -> None:
     """Same family and preset as the checkpoint, and a preset arena knows."""
-    from runners.presets import PRESETS
-    from runners.selfplay_config import SELFPLAY_PRESETS
-
     preset = data.get("preset")
     if not isinstance(preset, str):
         raise CheckpointError(f"{path} names no preset: it must hold the run's full saved config")
-    if preset not in PRESETS and preset not in SELFPLAY_PRESETS:
+    if family_of_preset(preset) is None:
         raise CheckpointError(f"{path} names an unknown preset '{preset}' (see arena presets)")
-    kind, saved_kind = family(data), family(saved)
+    kind, saved_kind = family(data).title, family(saved).title
     if kind != saved_kind or preset != saved.get("preset"):
         raise CheckpointError(f"{path} is a {kind} run (preset {preset}) but its checkpoint is from a {saved_kind} "
                               f"run (preset {saved.get('preset')}): config.json and checkpoints/ are from "
@@ -212,17 +181,14 @@ def check_fits(cfg: Any, ckpt: Mapping[str, Any], run_dir: Path) -> None:
         CheckpointError: another family's checkpoint, or an option the saved state depends on changed
             (``--torso.hidden cannot change on resume (saved (64, 64), given (128,))``).
     """
-    from runners.config import TrainConfig
-    from runners.pg_config import PGTrainConfig
-
-    if ckpt.get("format") == SELFPLAY_FORMAT and isinstance(cfg, TrainConfig | PGTrainConfig):
+    if ckpt.get("format") == SELFPLAY_FORMAT and family_of(cfg).command != "selfplay":
         raise CheckpointError(f"checkpoint in {run_dir} is from a self-play run; resume it with arena selfplay "
                               "--resume")
     saved = ckpt.get("config")
     if not isinstance(saved, dict):
         raise CheckpointError(f"checkpoint in {run_dir} holds no saved config; it cannot be resumed")
     given = to_dict(cfg)
-    kind, saved_kind = family(given), family(saved)
+    kind, saved_kind = family(given).title, family(saved).title
     if kind != saved_kind:
         raise CheckpointError(f"checkpoint in {run_dir} is from a {saved_kind} run (preset {saved.get('preset')}), "
                               f"not a {kind} one (preset {given.get('preset')})")
@@ -233,7 +199,7 @@ def check_unchanged(cfg: Any, saved: Mapping[str, Any]) -> None:
     """Refuse ``cfg`` when an option the saved state depends on differs from ``saved`` (a config dict of the
     same family: the checkpoint's, or a ``config.json`` that ``saved_run_config`` checked against it)."""
     given = to_dict(cfg)
-    for name in _FIXED[family(given)]:
+    for name in family(given).resume_fixed:
         for key, was, now in _differences(saved, given, name):
             raise CheckpointError(f"--{key.replace('_', '-')} cannot change on resume (saved {_show(was)}, "
                                   f"given {_show(now)})")

@@ -23,14 +23,15 @@ from agents.dqn import QNetwork, build_q_network
 from agents.errors import ConfigError
 from envs import make
 from envs.base import EnvSpec
-from runners import signals
-from runners.checkpoint import CheckpointError, find_checkpoint, load, model_weights
-from runners.config import TrainConfig, from_dict
-from runners.evaluate import ProgressFn, play_episodes, q_policy, record_policy_video
-from runners.loop import env_options
-from runners.pg_config import PGTrainConfig
-from runners.presets import config_class
-from runners.resume import SELFPLAY_FORMAT, one_line
+from runners.families.common import from_dict
+from runners.families.dqn import TrainConfig
+from runners.families.pg import PGTrainConfig
+from runners.families.registry import family_of_saved
+from runners.local import signals
+from runners.local.checkpoint import CheckpointError, find_checkpoint, load, model_weights
+from runners.local.envs import env_options
+from runners.local.evaluate import ProgressFn, play_episodes, q_policy, record_policy_video
+from runners.local.resume import SELFPLAY_FORMAT, one_line
 
 MAX_EPISODES = 100_000  # more is a typo (--episodes 1e12 would run for ever), not a tighter estimate
 
@@ -76,7 +77,7 @@ def load_policy(path: Path, env_id: str | None = None, greedy: bool = True, epsi
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("config"), dict):
         raise CheckpointError(f"{ckpt_path} is not an arena checkpoint")
     try:
-        cfg: TrainConfig | PGTrainConfig = from_dict(config_class(ckpt["config"]), ckpt["config"])
+        cfg: TrainConfig | PGTrainConfig = from_dict(family_of_saved(ckpt["config"]).config, ckpt["config"])
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{ckpt_path} holds a config arena cannot read ({e})") from None
     if isinstance(cfg, PGTrainConfig) and epsilon != 0.0:

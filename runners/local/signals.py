@@ -9,7 +9,7 @@ Two modes, so a signal is handled the same way whenever it arrives:
   stops at its next check, an evaluation stops early (``stop_requested``), an atomic write finishes. The run
   saves a checkpoint and returns the signal number, which the command turns into its exit code.
 
-Only this module touches signal handlers; it imports the standard library alone, so ``runners.cli`` can
+Only this module touches signal handlers; it imports the standard library alone, so ``runners.cli.main`` can
 install the handlers before its heavy imports.
 """
 
@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -136,3 +137,25 @@ def install_startup() -> None:
 def _exit_at_startup(signum: int, frame: FrameType | None) -> None:
     os.write(2, f"arena: stopped by {name(signum)} while starting (nothing was saved)\n".encode())
     raise SystemExit(exit_code(signum))
+
+
+class StopFlag:
+    """The run loop's view of ``deferred``: SIGINT/SIGTERM become a flag (``signum``) so the
+    loop can checkpoint before exiting; evaluations and checkpoint writes inside it see the same flag."""
+
+    def __enter__(self) -> StopFlag:
+        self._region = deferred()
+        self._region.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._region.__exit__(*exc)
+
+    @property
+    def signum(self) -> int | None:
+        return received()
+
+    @property
+    def raised(self) -> str | None:
+        signum = received()
+        return None if signum is None else name(signum)

@@ -6,7 +6,7 @@ this module walks a (nested) config dataclass, checks each value's type against 
 naming the command-line flag (``--agent.lr must be > 0 (got -1.0)``). A few rules that need more than one
 field, or the machine, follow: the torch device, Atari/MinAtar-only env options, Ray workers against the local
 CPUs, self-play anchors, and (``check_replay_memory``, once the env's observation shape is known) replay RAM.
-Cross-field rules that need a built env stay with their runners (``runners.loop.validate``, ...).
+Cross-field rules that need a built env stay with their runners (``runners.local.dqn.validate_dqn``, ...).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any
 
 from agents.constraints import check_fields
 from agents.errors import ConfigError
-from runners.config import TrainConfig
-from runners.pg_config import PGTrainConfig
-from runners.selfplay_config import SelfPlayConfig
+from runners.families.dqn import TrainConfig
+from runners.families.pg import PGTrainConfig
+from runners.families.selfplay import SelfPlayConfig
 
-# Fields the CLI also spells as shorthands (runners/cli.py ``_RUNNER_FLAGS``): errors use the shorthand.
+# Fields the CLI also spells as shorthands (runners/cli/runs.py ``RUNNER_FLAGS``): errors use the shorthand.
 _ALIASES = {"--distributed.kind": "--runner", "--distributed.num-workers": "--num-workers",
             "--distributed.ray-address": "--ray-address"}
 

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from agents.alphazero.evaluator import NetworkEvaluator
 from agents.alphazero.network import build_policy_value_net
+from agents.bots import SPEC_FORMS, make_player
+from agents.bots.base import Player
 from agents.bots.mcts_bot import MCTSPlayer
 from envs.games.base import Game, GameError
-from runners.checkpoint import CheckpointError
-from runners.config import from_dict
-from runners.selfplay_config import SelfPlayConfig
-from runners.selfplay_run import load_selfplay_checkpoint
+from runners.families.common import from_dict
+from runners.families.selfplay import SelfPlayConfig
+from runners.local.checkpoint import CheckpointError
+from runners.selfplay.checkpoint import load_selfplay_checkpoint
 
 
 def load_player(path: Path, game: Game, simulations: int | None, seed: int) -> MCTSPlayer:
@@ -37,3 +39,23 @@ def load_player(path: Path, game: Game, simulations: int | None, seed: int) -> M
     # Greedy play searches as the run's evaluations did (--selfplay.eval-simulations), else as self-play did.
     sims = simulations or cfg.selfplay.eval_simulations or cfg.mcts.num_simulations
     return MCTSPlayer(game, sims, NetworkEvaluator(net), seed, name=f"alphazero:{Path(path).name}:{sims}")
+
+
+def resolve_player(spec: str, game: Game, seed: int) -> Player:
+    """``make_player`` plus ``alphazero:CHECKPOINT[:SIMS]`` (a trained network searching with MCTS).
+
+    Raises:
+        GameError: a bad spec, or a checkpoint that cannot play ``game``.
+    """
+    if spec.startswith("alphazero:"):
+        rest = spec[len("alphazero:"):]
+        path, sep, sims = rest.rpartition(":")
+        if not (sep and sims.isdigit()):
+            path, sims = rest, ""
+        if not path:
+            raise GameError(f"bad player '{spec}': give a checkpoint, alphazero:CHECKPOINT[:SIMS]; "
+                            f"valid players: {SPEC_FORMS}")
+        if sims and int(sims) < 1:
+            raise GameError(f"bad player '{spec}': SIMS must be a positive integer")
+        return load_player(Path(path), game, int(sims) if sims else None, seed)
+    return make_player(spec, game, seed)

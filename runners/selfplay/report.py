@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from runners.tournament import TournamentResult
+from runners.local.logging import log_tables
+from runners.selfplay.tournament import TournamentResult
 
 
 def print_results(result: TournamentResult, console: Console | None = None) -> None:
@@ -102,26 +102,18 @@ def write_outputs(result: TournamentResult, out_dir: Path) -> list[Path]:
 def log_to_wandb(result: TournamentResult, run: Any = None, png: Path | None = None, prefix: str = "tournament"
                  ) -> bool:
     """Log the Elo and W/D/L tables (and ``png``) to ``run``, or to the active wandb run; False if there is none."""
-    import wandb
-
-    run = run if run is not None else wandb.run
-    if run is None:
-        return False
     names, elo = result.names, result.elo
-    ratings = wandb.Table(columns=["player", "elo", "ci95", "elo_low", "elo_high"])
+    ratings: list[tuple[Any, ...]] = []
     for i in elo.order():
         r, c = float(elo.ratings[i]), float(elo.ci95[i])
-        ratings.add_data(names[i], r, c, r - c, r + c)
-    matches = wandb.Table(columns=["player", "opponent", "wins", "draws", "losses", "first_wins", "first_draws",
-                                   "first_losses"])
-    for i, a in enumerate(names):
-        for j, b in enumerate(names):
-            if i != j:
-                matches.add_data(a, b, int(result.wins[i, j]), int(result.draws[i, j]), int(result.wins[j, i]),
-                                 *[int(x) for x in result.as_first[i, j]])
-    record: dict[str, Any] = {f"{prefix}/elo": ratings, f"{prefix}/results": matches}
-    if png is not None and png.exists():
-        record[f"{prefix}/plot"] = wandb.Image(str(png))
-    run.log(record)
-    run.summary.update({f"{prefix}/elo/{n}": float(r) for n, r in zip(names, elo.ratings, strict=True)})
-    return True
+        ratings.append((names[i], r, c, r - c, r + c))
+    matches: list[tuple[Any, ...]] = [
+        (a, b, int(result.wins[i, j]), int(result.draws[i, j]), int(result.wins[j, i]),
+         *[int(x) for x in result.as_first[i, j]])
+        for i, a in enumerate(names) for j, b in enumerate(names) if i != j]
+    tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {
+        f"{prefix}/elo": (["player", "elo", "ci95", "elo_low", "elo_high"], ratings),
+        f"{prefix}/results": (["player", "opponent", "wins", "draws", "losses", "first_wins", "first_draws",
+                               "first_losses"], matches)}
+    return log_tables(run, tables, images={f"{prefix}/plot": png} if png is not None else None,
+                      summary={f"{prefix}/elo/{n}": float(r) for n, r in zip(names, elo.ratings, strict=True)})

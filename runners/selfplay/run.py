@@ -1,4 +1,4 @@
-"""``arena selfplay``: run directory, progress bar, JSONL / wandb metrics, checkpoints and exact resume."""
+"""One self-play run in one process: run directory, progress bar, JSONL / wandb metrics, checkpoints, exact resume."""
 
 from __future__ import annotations
 
@@ -11,18 +11,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from runners.checkpoint import CHECKPOINT_DIR, LATEST, MODEL, CheckpointError, atomic_save, load
-from runners.config import to_dict
-from runners.logging import _init_wandb, trim_metrics
-from runners.loop import _StopFlag
-from runners.resume import check_fits, load_into
-from runners.selfplay import SelfPlayTrainer
-from runners.selfplay_config import SelfPlayConfig
-from runners.validation import validate_config
-
-FORMAT = "arena-selfplay-1"
+from runners.families.common import to_dict
+from runners.families.selfplay import SelfPlayConfig
+from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, CheckpointError, load
+from runners.local.logging import close_outputs, init_wandb, print_table, trim_metrics
+from runners.local.resume import check_fits, load_into
+from runners.local.signals import StopFlag
+from runners.selfplay.checkpoint import FORMAT, save_selfplay
+from runners.selfplay.trainer import SelfPlayTrainer
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ class SelfPlayLogger:
         self.file = (run_dir / "metrics.jsonl").open("a", buffering=1)
         self.console = console
         self.t0 = time.perf_counter()
-        self.wandb = (_init_wandb(run_dir, to_dict(cfg), cfg.log.wandb, cfg.log.wandb_project)
+        self.wandb = (init_wandb(run_dir, to_dict(cfg), cfg.log.wandb, cfg.log.wandb_project)
                       if cfg.log.wandb != "off" else None)
         self.bar: Progress | None = None
         self.last = start_iteration
@@ -82,14 +79,7 @@ class SelfPlayLogger:
             self.bar.update(self.task, elo=f"{round(entry['elo'])}")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.last)
-            self.bar.stop()
-            self.bar = None
-        self.file.close()
-        if self.wandb is not None:
-            self.wandb.finish()
-            self.wandb = None
+        close_outputs(self, self.last)
 
 
 def saturated(entry: dict[str, Any]) -> bool:
@@ -98,46 +88,12 @@ def saturated(entry: dict[str, Any]) -> bool:
     return all(d == 0 and lo == 0 for _, d, lo in entry["vs"].values())
 
 
-def save_selfplay(trainer: SelfPlayTrainer, run_dir: Path, final: bool) -> None:
-    """``latest.pt`` (everything to resume) and, on the final save, ``model.pt`` (the network alone)."""
-    ckpt_dir = run_dir / CHECKPOINT_DIR
-    config = to_dict(trainer.cfg)
-    atomic_save({"format": FORMAT, "config": config, "trainer": trainer.state_dict()}, ckpt_dir / LATEST)
-    if final:
-        atomic_save(model_payload(trainer), ckpt_dir / MODEL)
-
-
-def model_payload(trainer: SelfPlayTrainer) -> dict[str, Any]:
-    game = trainer.game
-    return {"format": FORMAT, "config": to_dict(trainer.cfg), "model": trainer.net.state_dict(),
-            "game": game.name, "obs_shape": list(game.obs_shape), "num_actions": game.num_actions,
-            "iteration": trainer.iteration}
-
-
-def load_selfplay_checkpoint(path: Path) -> dict[str, Any]:
-    """A self-play checkpoint (file or run directory); CheckpointError for anything else."""
-    candidates = [path / CHECKPOINT_DIR / MODEL, path / CHECKPOINT_DIR / LATEST, path] if path.is_dir() else [path]
-    for c in candidates:
-        if c.is_file():
-            ckpt = load(c)
-            if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-                raise CheckpointError(f"{c} is not an arena self-play checkpoint")
-            return ckpt
-    raise CheckpointError(f"no self-play checkpoint found at {path}")
-
-
-def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
-                 console: Console | None = None, trainer: SelfPlayTrainer | None = None) -> SelfPlayResult:
-    """Train until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal).
-
-    ``--distributed.kind ray`` goes through ``runners.distributed_selfplay``, which starts the actors and comes
-    back here with its ``trainer``.
+def run_selfplay_local(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
+                       console: Console | None = None, trainer: SelfPlayTrainer | None = None) -> SelfPlayResult:
+    """Train until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal): the self-play family's
+    single-process trainer. The Ray trainer (``runners.distributed.selfplay``) starts the actors and runs this
+    same loop around its own ``trainer``.
     """
-    validate_config(cfg)  # every field's declared range, before anything is built (CLI, resume and Python API)
-    if cfg.distributed.kind == "ray" and trainer is None:
-        from runners.distributed_selfplay import run_selfplay_ray
-
-        return run_selfplay_ray(cfg, run_dir, resume=resume, stop_at=stop_at, console=console)
     console = console or Console(stderr=True)
     trainer = trainer or SelfPlayTrainer(cfg)  # validates the game and config before the run directory appears
     if resume:
@@ -162,7 +118,7 @@ def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_
     t0 = time.perf_counter()
     interrupted = False
     try:
-        with _StopFlag() as stop:
+        with StopFlag() as stop:
             while trainer.iteration < end:
                 logger.iteration(trainer.iterate())
                 if s.eval_every > 0 and trainer.iteration % s.eval_every == 0:
@@ -185,7 +141,7 @@ def run_selfplay(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_
     result = SelfPlayResult(trainer.iteration, trainer.games, time.perf_counter() - t0,
                             trainer.elo_history[-1] if trainer.elo_history else None,
                             interrupted or stop.signum is not None, signum=stop.signum)
-    _print_summary(console, cfg, run_dir, result)
+    print_summary(console, cfg, run_dir, result)
     return result
 
 
@@ -219,16 +175,13 @@ def plot_elo(history: Sequence[dict[str, Any]], out: Path, title: str) -> Path |
     return out
 
 
-def _print_summary(console: Console, cfg: SelfPlayConfig, run_dir: Path, result: SelfPlayResult) -> None:
+def print_summary(console: Console, cfg: SelfPlayConfig, run_dir: Path, result: SelfPlayResult) -> None:
     title = ("interrupted: resume with arena selfplay --resume " + str(run_dir)) if result.interrupted \
         else "self-play finished"
-    table = Table(title=title, show_header=False)
-    table.add_row("preset / game", f"{cfg.preset} / {cfg.game}")
-    table.add_row("iterations / games", f"{result.iterations:,} / {result.games:,}")
-    table.add_row("wall time", f"{result.seconds:.1f} s")
+    rows = [("preset / game", f"{cfg.preset} / {cfg.game}"),
+            ("iterations / games", f"{result.iterations:,} / {result.games:,}"),
+            ("wall time", f"{result.seconds:.1f} s")]
     if result.last_elo is not None:
         e = result.last_elo
-        table.add_row("Elo", f"{round(e['elo'])} ± {e['elo_ci95']:.0f} (anchor {cfg.selfplay.anchors[0]} = 0)")
-    table.add_row("run directory", str(run_dir))
-    console.print(table)
-
+        rows.append(("Elo", f"{round(e['elo'])} ± {e['elo_ci95']:.0f} (anchor {cfg.selfplay.anchors[0]} = 0)"))
+    print_table(console, title, [*rows, ("run directory", str(run_dir))])

@@ -4,95 +4,24 @@ Games are played in parallel: each turn, a player's ``act`` is called once with 
 move, so a network player evaluates one batch per turn. Every pair plays both colours (half the games each
 way, the first player getting the odd game), and each match reseeds the players that support it
 (``reseed(seed)``) from the tournament seed, so a pair's results do not depend on which matches ran before.
-Output: a rich table, ``results.json``, ``tournament.png`` and, when asked, a wandb run with the tables.
+The ``arena tournament`` command (``runners.cli.tournament``) prints the results and writes them out
+(``runners.selfplay.report``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import tyro
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from agents.bots import SPEC_FORMS, make_player
 from agents.bots.base import Player
-from agents.constraints import MAX_COUNT, MAX_SEED, Interval
-from agents.errors import ConfigError
-from envs.games.base import Game, GameError
-from runners.elo import EloResult, fit_wdl
-
-
-def resolve_player(spec: str, game: Game, seed: int) -> Player:
-    """``make_player`` plus ``alphazero:CHECKPOINT[:SIMS]`` (a trained network searching with MCTS).
-
-    Raises:
-        GameError: a bad spec, or a checkpoint that cannot play ``game``.
-    """
-    if spec.startswith("alphazero:"):
-        rest = spec[len("alphazero:"):]
-        path, sep, sims = rest.rpartition(":")
-        if not (sep and sims.isdigit()):
-            path, sims = rest, ""
-        if not path:
-            raise GameError(f"bad player '{spec}': give a checkpoint, alphazero:CHECKPOINT[:SIMS]; "
-                            f"valid players: {SPEC_FORMS}")
-        if sims and int(sims) < 1:
-            raise GameError(f"bad player '{spec}': SIMS must be a positive integer")
-        from runners.alphazero_player import load_player
-
-        return load_player(Path(path), game, int(sims) if sims else None, seed)
-    return make_player(spec, game, seed)
-
-
-def _seeds(seed: int, *keys: int, n: int = 2) -> list[int]:
-    """``n`` independent 32-bit seeds derived from ``seed`` and ``keys``."""
-    return [int(s) for s in np.random.SeedSequence([seed, *keys]).generate_state(n)]
-
-
-def play_match(game: Game, first: Player, second: Player, num_games: int, seed: int,
-               on_game_end: Callable[[int], None] | None = None) -> tuple[int, int, int]:
-    """Play ``num_games`` games in parallel, ``first`` as player 0 and ``second`` as player 1.
-
-    Args:
-        game: the game.
-        first: moves first in every game.
-        second: moves second.
-        num_games: games to play.
-        seed: players with a ``reseed`` method are reseeded from it before the first move.
-        on_game_end: called with the number of games that just finished (progress bars).
-
-    Returns:
-        ``(wins, draws, losses)`` of ``first``.
-    """
-    players = (first, second)
-    for k, (player, s) in enumerate(zip(players, _seeds(seed), strict=True)):
-        reseed = getattr(player, "reseed", None)
-        if callable(reseed) and (k == 0 or player is not first):
-            reseed(s)
-    states = [game.new_initial_state() for _ in range(num_games)]
-    live = [i for i, s in enumerate(states) if not s.is_terminal()]
-    while live:
-        for p in (0, 1):
-            idx = [i for i in live if states[i].current_player() == p]
-            if not idx:
-                continue
-            actions = players[p].act([states[i] for i in idx])
-            if len(actions) != len(idx):
-                raise RuntimeError(f"{players[p].name} returned {len(actions)} actions for {len(idx)} states")
-            for i, a in zip(idx, actions, strict=True):
-                states[i].apply(int(a))
-        still = [i for i in live if not states[i].is_terminal()]
-        if on_game_end is not None and len(still) < len(live):
-            on_game_end(len(live) - len(still))
-        live = still
-    r0 = np.array([s.returns()[0] for s in states])  # [num_games]
-    return int((r0 > 0).sum()), int((r0 == 0).sum()), int((r0 < 0).sum())
+from envs.games.base import Game
+from runners.selfplay.elo import EloResult, fit_wdl
+from runners.selfplay.match import match_seeds, play_match
 
 
 @dataclass(frozen=True)
@@ -129,7 +58,7 @@ class TournamentResult:
             "players": names,
             "games_per_pair": self.games_per_pair,
             "seed": self.seed,
-            "match_seeds": {f"{a} vs {b}": _seeds(self.seed, i, j, n=1)[0]
+            "match_seeds": {f"{a} vs {b}": match_seeds(self.seed, i, j, n=1)[0]
                             for i, a in enumerate(names) for j, b in enumerate(names) if i != j},
             "seconds": round(self.seconds, 2),
             "config": self.config,
@@ -172,7 +101,7 @@ def round_robin(game: Game, players: dict[str, Player], games_per_pair: int, see
                 if n == 0:
                     continue
                 bar.update(task, description=f"{names[a]} vs {names[b]}")
-                w, d, l = play_match(game, players[names[a]], players[names[b]], n, _seeds(seed, a, b, n=1)[0],
+                w, d, l = play_match(game, players[names[a]], players[names[b]], n, match_seeds(seed, a, b, n=1)[0],
                                      on_game_end=lambda m: bar.advance(task, m))
                 as_first[a, b] += (w, d, l)
                 wins[a, b] += w
@@ -182,63 +111,3 @@ def round_robin(game: Game, players: dict[str, Player], games_per_pair: int, see
     elo = fit_wdl(wins, draws, names, anchor)
     return TournamentResult(game=game.name, names=names, games_per_pair=games_per_pair, seed=seed, wins=wins,
                             draws=draws, as_first=as_first, elo=elo, seconds=time.perf_counter() - t0)
-
-
-@dataclass(frozen=True)
-class TournamentArgs:
-    """Round robin between players on one game; prints the results and writes JSON and a PNG."""
-
-    players: tyro.conf.Positional[tuple[str, ...]]
-    """Two or more of: random, minimax, minimax:DEPTH, mcts:N, openspiel-mcts:N, alphazero:CHECKPOINT[:SIMS]."""
-    game: str
-    """tictactoe, connect4 or openspiel:NAME."""
-    games_per_pair: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 20
-    """Games each pair plays (half with each player moving first)."""
-    seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0
-    """Seed of the players and of every match."""
-    out: str | None = None
-    """Output directory (default runs/tournament-GAME-TIME)."""
-    wandb: Literal["off", "offline", "online"] = "off"
-    """Also log the tables to a wandb run."""
-    anchor: str = "random"
-    """Player rated 0 Elo: one of the players (the default, random, falls back to the first player when it is not
-    playing)."""
-    progress: bool = True
-    """Show a progress bar over games."""
-
-
-def default_out_dir(game: str) -> Path:
-    return Path("runs") / f"tournament-{game.replace(':', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def cmd_tournament(argv: Sequence[str]) -> int:
-    """``arena tournament --game G PLAYER PLAYER... [--games-per-pair N] [--seed S] [--out DIR]``."""
-    from envs.games import make_game
-    from runners.cli import UsageError, parse
-    from runners.tournament_report import log_to_wandb, print_results, write_outputs
-
-    a = parse(TournamentArgs, argv, "arena tournament")
-    if len(a.players) < 2:
-        raise UsageError("a tournament needs at least two players")
-    if len(set(a.players)) != len(a.players):
-        raise UsageError("each player may appear only once")
-    if a.anchor != TournamentArgs.anchor and a.anchor not in a.players:
-        raise ConfigError(f"--anchor {a.anchor} is not one of the players ({', '.join(a.players)})")
-    game = make_game(a.game)
-    players = {spec: resolve_player(spec, game, _seeds(a.seed, 1000 + k, n=1)[0]) for k, spec in enumerate(a.players)}
-    out_dir = Path(a.out) if a.out else default_out_dir(a.game)
-    console = Console()
-    result = round_robin(game, players, a.games_per_pair, a.seed, progress=a.progress, anchor=a.anchor)
-    result = replace(result, config={"game": a.game, "players": list(a.players), "games_per_pair": a.games_per_pair,
-                                     "seed": a.seed, "anchor": a.anchor, "out": str(out_dir)})
-    print_results(result, console)
-    files = write_outputs(result, out_dir)
-    if a.wandb != "off":
-        from runners.logging import _init_wandb
-
-        run = _init_wandb(out_dir, result.config, a.wandb, "arena")
-        log_to_wandb(result, run, png=files[1])
-        run.finish()
-    for f in files:
-        console.print(f"wrote {f}")
-    return 0

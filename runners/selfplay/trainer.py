@@ -5,7 +5,7 @@ of all games in one network call), their positions (with symmetric copies) into 
 ``train_steps_per_iteration`` gradient steps, then the evaluation cache is cleared because the weights
 changed. Optional gating (AlphaGo Zero): self-play uses the best network, and a trained candidate
 replaces it only after winning a match. Every ``eval_every`` iterations the network plays the anchors
-and an Elo rating is fitted (``runners.elo``), which gives the Elo curve over training.
+and an Elo rating is fitted (``runners.selfplay.elo``), which gives the Elo curve over training.
 
 Deviation from the paper: one process alternates self-play and training instead of running them
 concurrently, which keeps runs exactly reproducible and resumable.
@@ -32,9 +32,9 @@ from envs.games import make_game
 from envs.games.base import Game
 from replay.positions import PositionBuffer
 from replay.types import GameRecord
-from runners.elo import fit_elo
-from runners.selfplay_config import SelfPlayConfig
-from runners.tournament import play_match
+from runners.families.selfplay import SelfPlayConfig
+from runners.selfplay.elo import fit_elo
+from runners.selfplay.match import play_match
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,57 @@
+"""Argument parsing for every ``arena`` command: tyro, its errors in one line, then the config's declared ranges.
+
+At the bottom of runners/cli/: each command module imports it; it imports nothing of the commands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import tyro
+
+from runners.local.validation import validate_config
+
+T = TypeVar("T")
+
+
+class UsageError(ValueError):
+    pass
+
+
+def parse(cls: Callable[..., T], args: Sequence[str], prog: str, default: Any = None,
+          description: str | None = None) -> T:
+    """tyro parsing whose errors become a UsageError carrying tyro's one-line reason; the parsed dataclass is
+    then checked against its fields' declared ranges (``runners.local.validation``), so every command refuses a bad
+    value in one line before it builds or creates anything."""
+    err = io.StringIO()
+    kwargs: dict[str, Any] = {"args": list(args), "prog": prog, "description": description}
+    if default is not None:
+        kwargs["default"] = default
+    try:
+        with contextlib.redirect_stderr(err):
+            parsed = tyro.cli(cls, **kwargs)
+    except SystemExit as e:
+        if e.code in (0, None):
+            raise
+        raise UsageError(one_line(err.getvalue()) + f" (see {prog} --help)") from None
+    validate_config(parsed)
+    return parsed
+
+
+def one_line(text: str) -> str:
+    """The reason line of tyro's error box (drawn with unicode, ASCII or no borders at all).
+
+    The box title (``Value error``, ``Unrecognized options``) is skipped in favour of the first
+    line that carries a reason (``Error parsing --agent.lr: ...``).
+    """
+    lines = []
+    for line in text.splitlines():
+        clean = line.strip().strip("│|╭╮╰╯").strip()
+        if clean and not set(clean) <= set("─-+ ") and not clean.startswith("usage"):
+            lines.append(re.sub(r"\s+", " ", clean))
+    reasons = [line for line in lines if ":" in line and "helptext" not in line]
+    return reasons[0] if reasons else (lines[0] if lines else "invalid arguments")
