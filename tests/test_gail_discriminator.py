@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from agents.gail.discriminator import Discriminator, discriminator_loss, gradient_penalty, reward_from_logit
+from agents.gail.discriminator import (
+    Discriminator,
+    auto_reward_form,
+    discriminator_loss,
+    gradient_penalty,
+    reward_from_logit,
+)
 from agents.torsos.mlp import MLPTorso
 
 
@@ -41,6 +48,22 @@ def test_reward_forms_are_stable_and_match_their_definitions() -> None:
         got = r[:4] if form == "-log(1-D)" else (r[1:] if form == "log D" else r[1:4])
         assert torch.allclose(got.double(), ref, atol=1e-5), form
     assert (reward_from_logit(logit, "-log(1-D)") > 0).all() and (reward_from_logit(logit, "log D") < 0).all()
+
+
+@pytest.mark.parametrize("ends,form", [
+    ("TTTT", "log D"),        # every expert episode reaches its goal (MountainCar): a cost per step
+    ("tttt", "-log(1-D)"),    # every one survives to the time limit (CartPole, Pendulum): a bonus per step
+    ("TTtt", "-log(1-D)"),    # a tie keeps the bonus (Ho & Ermon's form)
+    ("TTTt", "log D"),
+])
+def test_auto_reward_form_follows_how_expert_episodes_end(ends: str, form: str) -> None:
+    # Four 3-step episodes; each ends terminated (T) or truncated (t), no flag before the last step.
+    terminated = np.zeros(12, bool)
+    truncated = np.zeros(12, bool)
+    for k, end in enumerate(ends):
+        (terminated if end == "T" else truncated)[3 * k + 2] = True
+    chosen, why = auto_reward_form(terminated, truncated)
+    assert chosen == form and why == f"{ends.count('T')} of 4 expert episodes end by termination"
 
 
 @pytest.mark.parametrize("num_actions,action_dim", [(2, 0), (0, 3)])

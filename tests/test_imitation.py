@@ -117,5 +117,8 @@ def test_gail_with_a_recurrent_policy_keeps_a_feed_forward_discriminator(tmp_pat
     cfg = replace(cfg, demos="arena/cartpole-test-v0", torso=replace(cfg.torso, core="lstm", core_hidden=16))
     model, init = gail_setup(cfg)
     assert init is None and not model.disc.torso.is_recurrent
+    # The expert balances every episode to the time limit: auto keeps the per-step bonus.
+    assert cfg.gail.reward_form == "auto" and model.reward_form == "-log(1-D)"
+    assert model.reward_note.startswith("GAIL reward: -log(1-D) (auto: 0 of ")
     train(cfg, tmp_path, reward_model=model)
     assert (tmp_path / "checkpoints" / "model.pt").is_file()

@@ -8,16 +8,19 @@ from typing import Annotated, Literal
 from agents.constraints import MAX_COUNT, MAX_STEPS, MAX_WIDTH, Ge, Gt, Interval
 
 RewardForm = Literal["-log(1-D)", "log D", "log D - log(1-D)"]
+"""The fixed learned-reward forms (``agents.gail.discriminator.reward_from_logit``)."""
 
 
 @dataclass(frozen=True)
 class GAILConfig:
     """GAIL (Ho & Ermon 2016). D(s, a) is the probability that (s, a) came from the expert."""
 
-    reward_form: RewardForm = "-log(1-D)"
-    """Learned reward: -log(1-D) (default: always positive, a survival bonus that suits tasks where staying alive is
-    the goal), log D (always negative: pushes to end episodes early), or log D - log(1-D) (the logit; AIRL's form,
-    unbiased in sign)."""
+    reward_form: Literal["auto"] | RewardForm = "auto"
+    """Learned reward: -log(1-D) (always positive: a bonus for every step, so the generator learns to keep episodes
+    going), log D (always negative: a cost for every step, so it learns to end them), log D - log(1-D) (the
+    logit, AIRL's form), or auto (default): log D when most expert episodes end by termination (the expert ends
+    them: reaching a goal), else -log(1-D) (the expert survives to the time limit). Measured on CartPole,
+    Pendulum and MountainCar (benchmarks/results/gail_reward_forms.md), each fixed form fails on one kind."""
     disc_steps: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 1
     """k: discriminator passes over each generator rollout (minibatches of disc_batch_size) per generator round."""
     disc_lr: Annotated[float, Gt(0)] = 3e-4

@@ -6,9 +6,13 @@ by logistic regression, expert = 1 and policy = 0 (the paper labels the other wa
 log D as a cost; the two are the same game). Rewards for the generator, computed from the logit f
 without overflow:
 
-* ``-log(1-D) = softplus(f)``: positive (the default);
-* ``log D = -softplus(-f)``: negative;
-* ``log D - log(1-D) = f``: the logit (AIRL's form).
+* ``-log(1-D) = softplus(f)``: positive, a bonus for every step (Ho & Ermon's form, as most implementations use);
+* ``log D = -softplus(-f)``: negative, a cost for every step;
+* ``log D - log(1-D) = f``: the logit (AIRL's form, Fu et al. 2018).
+
+A reward of constant sign biases episode length (Kostrikov et al. 2019, "Discriminator-Actor-Critic"): the
+first makes the generator prolong episodes, the second end them. ``auto_reward_form`` picks the one whose
+bias agrees with the expert: log D when the expert's episodes end by termination, else -log(1-D).
 
 Options: spectral normalisation of every linear layer, a gradient penalty on inputs interpolated between
 expert and policy samples, and an entropy bonus on D's output.
@@ -16,6 +20,7 @@ expert and policy samples, and an entropy bonus on D's output.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,6 +61,17 @@ class Discriminator(nn.Module):
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.logit_from(obs, self.encode_action(action))
+
+
+def auto_reward_form(terminated: np.ndarray, truncated: np.ndarray) -> tuple[RewardForm, str]:
+    """The reward form whose length bias agrees with the expert's episodes, and why.
+
+    Args:
+        terminated, truncated: ``[T]`` bool flags of the demonstrations' transitions.
+    """
+    ends, terminal = int(terminated.sum() + truncated.sum()), int(terminated.sum())
+    form: RewardForm = "log D" if 2 * terminal > ends else "-log(1-D)"
+    return form, f"{terminal} of {ends} expert episodes end by termination"
 
 
 def reward_from_logit(logit: torch.Tensor, form: RewardForm) -> torch.Tensor:

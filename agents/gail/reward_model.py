@@ -14,8 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.gail.config import GAILConfig
-from agents.gail.discriminator import Discriminator, discriminator_loss, gradient_penalty, reward_from_logit
+from agents.gail.config import GAILConfig, RewardForm
+from agents.gail.discriminator import (
+    Discriminator,
+    auto_reward_form,
+    discriminator_loss,
+    gradient_penalty,
+    reward_from_logit,
+)
 from agents.torsos import TorsoConfig, build_torso
 from envs.base import EnvSpec
 from replay.demos import Demos
@@ -28,6 +34,10 @@ class GAILRewardModel:
     def __init__(self, spec: EnvSpec, torso: TorsoConfig, cfg: GAILConfig, demos: Demos, seed: int,
                  device: torch.device | str = "cpu") -> None:
         self.cfg, self.spec, self.device = cfg, spec, torch.device(device)
+        self.reward_form: RewardForm = cfg.reward_form if cfg.reward_form != "auto" else \
+            auto_reward_form(demos.terminated, demos.truncated)[0]
+        self.reward_note = f"GAIL reward: {self.reward_form}" + (
+            f" (auto: {auto_reward_form(demos.terminated, demos.truncated)[1]})" if cfg.reward_form == "auto" else "")
         action_dim = int(np.prod(spec.action_shape)) if spec.continuous else 0
         self.disc = Discriminator(build_torso(torso, spec), spec.num_actions, action_dim, cfg.disc_hidden,
                                   cfg.spectral_norm).to(self.device)
@@ -51,7 +61,7 @@ class GAILRewardModel:
         a = self._policy_actions(action.reshape(t * n, *action.shape[2:]))
         self.disc.eval()
         with torch.inference_mode():
-            r = reward_from_logit(self.disc(o, a), self.cfg.reward_form)
+            r = reward_from_logit(self.disc(o, a), self.reward_form)
         return r.reshape(t, n).cpu().numpy().astype(np.float32)
 
     def update(self, rollout: Rollout) -> dict[str, float]:

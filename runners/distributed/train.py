@@ -218,7 +218,7 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
     check_config(cfg)  # before demonstrations load or Ray starts: bad flags cost nothing
     if isinstance(cfg, PGTrainConfig) and cfg.imitation == "gail" and reward_model is None:
         # The discriminator travels to the learner actor, which relabels rewards (runners/distributed/onpolicy.py).
-        reward_model, bc_init = gail_setup(cfg)
+        reward_model, bc_init = gail_setup(cfg, console)
         policy_init = policy_init if policy_init is not None else bc_init
     if cfg.runner.torch_threads > 0:  # the driver evaluates; torch's default (a thread per core) is slow there
         torch.set_num_threads(cfg.runner.torch_threads)

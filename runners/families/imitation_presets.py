@@ -22,10 +22,10 @@ def bc_cartpole() -> PGTrainConfig:
 
 
 def gail_cartpole() -> PGTrainConfig:
-    """GAIL on CartPole-v1 from --demos NAME: PPO generator (ppo-cartpole's settings), reward -log(1-D)."""
+    """GAIL on CartPole-v1 from --demos NAME: PPO generator (ppo-cartpole's settings), reward form by the demos."""
     base = ppo_cartpole()
     return replace(base, preset="gail-cartpole", imitation="gail",
-                   gail=GAILConfig(reward_form="-log(1-D)", disc_steps=1, disc_lr=3e-4, disc_batch_size=64,
+                   gail=GAILConfig(reward_form="auto", disc_steps=1, disc_lr=3e-4, disc_batch_size=64,
                                    disc_hidden=(64, 64)),
                    runner=replace(base.runner, total_steps=200_000, eval_every=10_000))
 
@@ -34,7 +34,7 @@ def gail_pendulum() -> PGTrainConfig:
     """GAIL on Pendulum-v1 from --demos NAME: PPO generator (ppo-pendulum's settings), Gaussian policy."""
     base = ppo_pendulum()
     return replace(base, preset="gail-pendulum", imitation="gail",
-                   gail=GAILConfig(reward_form="-log(1-D)", disc_steps=1, disc_lr=3e-4, disc_batch_size=256,
+                   gail=GAILConfig(reward_form="auto", disc_steps=1, disc_lr=3e-4, disc_batch_size=256,
                                    disc_hidden=(64, 64)),
                    runner=replace(base.runner, total_steps=400_000, target_return=None))
 

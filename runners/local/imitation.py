@@ -51,8 +51,10 @@ def bc_policy(cfg: PGTrainConfig, spec: EnvSpec, demos: Demos, steps: int) -> di
     return net.policy_state_dict()
 
 
-def gail_setup(cfg: PGTrainConfig) -> tuple[GAILRewardModel, dict[str, torch.Tensor] | None]:
-    """The discriminator (a ``RewardModel``) and, with ``--gail.bc-pretrain-steps``, initial policy weights."""
+def gail_setup(cfg: PGTrainConfig, console: Console | None = None
+               ) -> tuple[GAILRewardModel, dict[str, torch.Tensor] | None]:
+    """The discriminator (a ``RewardModel``) and, with ``--gail.bc-pretrain-steps``, initial policy weights; the
+    reward form (``--gail.reward-form auto`` picks it from the demonstrations) is said on ``console``."""
     spec = spec_for(cfg.env.id, **env_options(cfg))
     demos = load_expert(cfg, spec)
     if cfg.torso.core != "none" and cfg.gail.bc_pretrain_steps > 0:
@@ -61,6 +63,8 @@ def gail_setup(cfg: PGTrainConfig) -> tuple[GAILRewardModel, dict[str, torch.Ten
     # The discriminator scores single (s, a) pairs: it takes the feed-forward part of the torso config.
     model = GAILRewardModel(spec, replace(cfg.torso, core="none"), cfg.gail, demos, seed=cfg.runner.seed + 3)
     init = bc_policy(cfg, spec, demos, cfg.gail.bc_pretrain_steps) if cfg.gail.bc_pretrain_steps > 0 else None
+    if console is not None:
+        console.log(model.reward_note)
     return model, init
 
 
@@ -73,7 +77,7 @@ def train_imitation(cfg: PGTrainConfig, run_dir: Path, resume: bool = False, sto
             raise CheckpointError("behaviour-cloning runs are short and not resumable: start a new run")
         return train_bc(cfg, run_dir, console)
     if reward_model is None:
-        reward_model, bc_init = gail_setup(cfg)
+        reward_model, bc_init = gail_setup(cfg, console or Console(stderr=True))
         policy_init = policy_init if policy_init is not None else bc_init
     return train_pg(cfg, run_dir, resume=resume, stop_at=stop_at, console=console, reward_model=reward_model,
                     policy_init=policy_init)
