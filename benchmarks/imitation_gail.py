@@ -164,6 +164,8 @@ ARENA_VARIANTS: dict[str, Callable[[GAILConfig], GAILConfig]] = {
     "preset": lambda g: g,
     "disc-lr-1e-4": lambda g: replace(g, disc_lr=1e-4),
     "logit-reward": lambda g: replace(g, reward_form="log D - log(1-D)"),
+    "logd-reward": lambda g: replace(g, reward_form="log D"),
+    "softplus-reward": lambda g: replace(g, reward_form="-log(1-D)"),  # explicit, whatever the preset's default
     "disc-steps-2": lambda g: replace(g, disc_steps=2),
     "bc-2000": lambda g: replace(g, bc_pretrain_steps=2_000),
     "gp-1": lambda g: replace(g, grad_penalty=1.0),

@@ -51,10 +51,10 @@ def test_reward_forms_are_stable_and_match_their_definitions() -> None:
 
 
 @pytest.mark.parametrize("ends,form", [
-    ("TTTT", "log D"),        # every expert episode reaches its goal (MountainCar): a cost per step
+    ("TTTT", "log D - log(1-D)"),  # every expert episode reaches its goal (MountainCar): the logit
     ("tttt", "-log(1-D)"),    # every one survives to the time limit (CartPole, Pendulum): a bonus per step
     ("TTtt", "-log(1-D)"),    # a tie keeps the bonus (Ho & Ermon's form)
-    ("TTTt", "log D"),
+    ("TTTt", "log D - log(1-D)"),
 ])
 def test_auto_reward_form_follows_how_expert_episodes_end(ends: str, form: str) -> None:
     # Four 3-step episodes; each ends terminated (T) or truncated (t), no flag before the last step.

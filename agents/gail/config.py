@@ -18,9 +18,10 @@ class GAILConfig:
     reward_form: Literal["auto"] | RewardForm = "auto"
     """Learned reward: -log(1-D) (always positive: a bonus for every step, so the generator learns to keep episodes
     going), log D (always negative: a cost for every step, so it learns to end them), log D - log(1-D) (the
-    logit, AIRL's form), or auto (default): log D when most expert episodes end by termination (the expert ends
-    them: reaching a goal), else -log(1-D) (the expert survives to the time limit). Measured on CartPole,
-    Pendulum and MountainCar (benchmarks/results/gail_reward_forms.md), each fixed form fails on one kind."""
+    logit, AIRL's form, its sign following D), or auto (default): the logit when most expert episodes end by
+    termination (the expert ends them: reaching a goal), else -log(1-D) (the expert survives to the time limit).
+    Measured on CartPole, Pendulum and MountainCar (benchmarks/results/gail_reward_forms.md): each form of
+    constant sign fails one kind of task."""
     disc_steps: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 1
     """k: discriminator passes over each generator rollout (minibatches of disc_batch_size) per generator round."""
     disc_lr: Annotated[float, Gt(0)] = 3e-4

@@ -11,8 +11,10 @@ without overflow:
 * ``log D - log(1-D) = f``: the logit (AIRL's form, Fu et al. 2018).
 
 A reward of constant sign biases episode length (Kostrikov et al. 2019, "Discriminator-Actor-Critic"): the
-first makes the generator prolong episodes, the second end them. ``auto_reward_form`` picks the one whose
-bias agrees with the expert: log D when the expert's episodes end by termination, else -log(1-D).
+first makes the generator prolong episodes, the second end them. ``auto_reward_form`` keeps the bonus when the
+expert's episodes run to the time limit (prolonging is what the expert does) and takes the logit, whose sign
+follows D, when the expert ends them (reaching a goal must not cost the bonus, and ending by failing must not
+pay as log D's cost would); benchmarks/results/gail_reward_forms.md has the measurements.
 
 Options: spectral normalisation of every linear layer, a gradient penalty on inputs interpolated between
 expert and policy samples, and an entropy bonus on D's output.
@@ -70,7 +72,7 @@ def auto_reward_form(terminated: np.ndarray, truncated: np.ndarray) -> tuple[Rew
         terminated, truncated: ``[T]`` bool flags of the demonstrations' transitions.
     """
     ends, terminal = int(terminated.sum() + truncated.sum()), int(terminated.sum())
-    form: RewardForm = "log D" if 2 * terminal > ends else "-log(1-D)"
+    form: RewardForm = "log D - log(1-D)" if 2 * terminal > ends else "-log(1-D)"
     return form, f"{terminal} of {ends} expert episodes end by termination"
 
 

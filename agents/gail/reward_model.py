@@ -39,8 +39,12 @@ class GAILRewardModel:
         self.reward_note = f"GAIL reward: {self.reward_form}" + (
             f" (auto: {auto_reward_form(demos.terminated, demos.truncated)[1]})" if cfg.reward_form == "auto" else "")
         action_dim = int(np.prod(spec.action_shape)) if spec.continuous else 0
-        self.disc = Discriminator(build_torso(torso, spec), spec.num_actions, action_dim, cfg.disc_hidden,
-                                  cfg.spectral_norm).to(self.device)
+        # D's initial weights come from ``seed`` (not from whatever state torch's global RNG is in), without
+        # disturbing that global state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.disc = Discriminator(build_torso(torso, spec), spec.num_actions, action_dim, cfg.disc_hidden,
+                                      cfg.spectral_norm).to(self.device)
         self.optimizer = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr)
         self.expert_obs = torch.as_tensor(demos.obs, device=self.device)  # [E, *obs_shape]
         self.expert_act = torch.as_tensor(demos.actions, device=self.device)  # [E] or [E, d]
