@@ -141,7 +141,8 @@ def run_one(case: Case, seed: int, kernel: str) -> dict[str, Any]:
         wall = time.perf_counter() - t0
         lines = report.read_text().splitlines() if report.exists() else []
     failure = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")), "")
-    return {"node": case.node, "seed": seed, "kernel": kernel, "commit": git_commit(), "passed": proc.returncode == 0,
+    return {"node": case.node, "seed": seed, "kernel": kernel, "commit": git_commit(), "cpu": cpu_model(),
+            "capability": capability(kernel), "passed": proc.returncode == 0,
             "returncode": proc.returncode, "wall_s": round(wall, 1),
             "report": json.loads(lines[-1]) if lines else {}, "failure": failure[-300:]}
 
@@ -159,6 +160,13 @@ def save_results(data: dict[str, Any]) -> None:
     os.replace(tmp, JSON_OUT)
 
 
+AMD_EPYC = "AMD EPYC"  # the machine of the runs recorded before each run named its CPU
+
+
+def _short_cpu(cpu: str) -> str:
+    return "Intel Xeon" if "Xeon" in cpu else ("AMD EPYC" if "EPYC" in cpu else cpu)
+
+
 def _cell(run: dict[str, Any] | None) -> str:
     if run is None:
         return "not run"
@@ -172,16 +180,16 @@ def _cell(run: dict[str, Any] | None) -> str:
 
 def write_markdown(data: dict[str, Any], seeds: list[int], kernels: list[str]) -> None:
     runs = {(r["node"], r["seed"], r["kernel"]): r for r in data["runs"]}
-    caps = data.get("capabilities", {})
+    machines = sorted({f"{r.get('cpu', AMD_EPYC)}" for r in data["runs"]})
     lines = ["# Learning robustness: each learning test on 5 seeds x 2 CPU kernel sets", "",
-             f"Machine: {data.get('cpu', '?')}, {os.cpu_count()} cores. Kernel sets: "
-             + ", ".join(f"`{k}` ({caps.get(k, '?')})" for k in kernels)
-             + f". Commit {data.get('commit', '?')}. Written by `benchmarks/learning_robustness.py`.", "",
+             f"Machines: {'; '.join(machines)} ({os.cpu_count()} cores). Kernel sets: `default` (torch's choice for "
+             "the CPU: AVX512 on both) and `avx2` (`ATEN_CPU_CAPABILITY=avx2`). Each row names the machine and the "
+             "commit its runs come from. Written by `benchmarks/learning_robustness.py`.", "",
              "Each cell: pass or FAIL, then the env steps of the first evaluation that reached the test's "
              "threshold (@Nk), or for AlphaZero the lines of play lost as first and second player (L[first, second]).",
              "", "| test | claim | kernels | " + " | ".join(f"seed {s}" for s in seeds)
-             + " | passed | wall time (median) | action |",
-             "|---|---|---|" + "---|" * len(seeds) + "---|---|---|"]
+             + " | passed | wall time (median) | machine, commit | action |",
+             "|---|---|---|" + "---|" * len(seeds) + "---|---|---|---|"]
     for case in CASES:
         for k in kernels:
             cells = [runs.get((case.node, s, k)) for s in seeds]
@@ -191,8 +199,9 @@ def write_markdown(data: dict[str, Any], seeds: list[int], kernels: list[str]) -
             passed = f"{sum(c['passed'] for c in done)}/{len(done)}" if done else "-"
             short = case.node.split("::")[1]
             action = ACTIONS.get(case.node, "holds" if done and all(c["passed"] for c in done) else "")
+            where = ", ".join(sorted({f"{_short_cpu(c.get('cpu', AMD_EPYC))} {c['commit']}" for c in done})) or "-"
             lines.append(f"| `{short}` | {case.claim} | {k} | " + " | ".join(_cell(c) for c in cells)
-                         + f" | {passed} | {wall} | {action if k == kernels[0] else ''} |")
+                         + f" | {passed} | {wall} | {where} | {action if k == kernels[0] else ''} |")
     MD_OUT.write_text("\n".join(lines) + "\n")
 
 
