@@ -88,7 +88,22 @@ ACTIONS: dict[str, str] = {
     "tests/test_learning_alphazero.py::test_tictactoe_never_loses_against_any_line":
         "preset fixed: every self-play move sampled from the visit counts and the first move uniform (was: the "
         "first 3 sampled; 3 of 4 seeds tried on AVX-512 lost lines as second player, to edge openings and traps "
-        "the network never played itself); the test now tries every opponent line, not 100 games",
+        "the network never played itself); the test now tries every opponent line, not 100 games. 10/10 on the "
+        "AMD EPYC, then again on an Intel Xeon with AVX-512 (the kind of CPU on which the old preset failed)",
+    "tests/test_learning_memory.py::test_r2d2_lstm_solves_masked_cartpole_and_mlp_does_not":
+        "OPEN: fails on seeds 1 and 2 under both kernels (best 393 and 395 against the bar of 400 within 300k "
+        "steps); seed 0 reaches 439 at 30k. The preset needs a fix (not done yet); seeds 3 and 4 not run",
+    "tests/test_learning.py::test_solves_cartpole_within_50k_steps[dqn-cartpole]":
+        "preset fixed (all three CartPole DQN presets share it): batch 128 (was 64) and an evaluation every 2,500 "
+        "steps (was 5,000). Before, on commit 2e4cc33: 10/10 here, but Double+Dueling missed on seed 3 under both "
+        "kernels (best 361) and Rainbow on seeds 3 and 4 under AVX2 (best 468 and 140)",
+    "tests/test_learning.py::test_solves_cartpole_within_50k_steps[double-dueling-cartpole]":
+        "preset fixed: see dqn-cartpole (before: 8/10, seed 3 best 361 under both kernels)",
+    "tests/test_learning.py::test_solves_cartpole_within_50k_steps[rainbow-cartpole]":
+        "preset fixed: see dqn-cartpole (before: 8/10, seeds 3 and 4 under AVX2 best 468 and 140)",
+    "tests/test_learning_imitation.py::test_gail_and_bc_from_four_expert_episodes":
+        "holds; rerun after the discriminator's initial weights were seeded from the run seed (they came from "
+        "torch's global generator) and the reward form became 'auto' (-log(1-D) here, as before)",
     "tests/test_distributed_selfplay.py::test_ray_selfplay_learns_tictactoe":
         "same preset fix as the single-process test; bounded by the preset's iterations, no longer by a 170 s "
         "time limit (a loaded machine played fewer iterations)",
@@ -229,7 +244,9 @@ def main() -> None:
         def record(result: dict[str, Any]) -> None:
             with lock:
                 key = (result["node"], result["seed"], result["kernel"])
-                data["runs"] = [r for r in data["runs"] if (r["node"], r["seed"], r["kernel"]) != key] + [result]
+                # Re-read first: another instance (other tests) may have saved runs since this one started.
+                data["runs"] = [r for r in load_results()["runs"] if (r["node"], r["seed"], r["kernel"]) != key]
+                data["runs"].append(result)
                 save_results(data)
                 write_markdown(data, a.seeds, a.kernels)
                 print(f"{'pass' if result['passed'] else 'FAIL'} {result['wall_s']:7.1f}s seed {result['seed']} "
