@@ -29,8 +29,8 @@ from tests.helpers import quick
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = ["--log.wandb", "off", "--log.no-progress", "--runner.torch-threads", "1"]
-TRAIN = ["train", "dqn-cartpole", "--replay.learning-starts", "64", "--replay.capacity", "2000",
-         "--log.log-every", "50", *QUIET]
+TRAIN = ["train", "dqn-cartpole", "--replay.learning-starts", "64", "--agent.batch-size", "64",
+         "--replay.capacity", "2000", "--log.log-every", "50", *QUIET]
 
 
 def spawn(args: list[str], script: str | None = None) -> subprocess.Popen[str]:
