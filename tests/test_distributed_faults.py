@@ -1,6 +1,7 @@
 """The Ray runner when an actor holding the run's state dies (learner, replay shard, self-play learner): a
-one-line error with the --resume command (exit 1) and the last periodic checkpoint left intact; and an
-unreachable --ray-address: one line on stderr within seconds, not Ray's minutes of C++ log lines."""
+one-line error with the --resume command (exit 1) and the last periodic checkpoint left intact; an actor that
+cannot start: one line, not a traceback or a wait for ever; and an unreachable --ray-address: one line on stderr
+within seconds, not Ray's minutes of C++ log lines."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from runners.cli.main import main
 from runners.distributed import train as distributed
 from runners.distributed.connect import check_reachable, quiet_stderr
 from runners.distributed.driver import DriverBase
+from runners.distributed.pool import started
 from runners.distributed.selfplay import RaySelfPlayTrainer, run_selfplay_ray
 from runners.local.checkpoint import load, load_trainer_state
 from tests.test_distributed_selfplay import tiny_ray
@@ -111,6 +113,36 @@ def test_a_dead_selfplay_learner_ends_the_run_in_one_line(local_ray: None, tmp_p
     assert str(info.value) == ("the Ray learner actor died, so its state cannot be saved: resume from the checkpoint "
                                f"at iteration 2 with arena selfplay --resume {tmp_path}")
     assert saved == [2] and load(tmp_path / "checkpoints" / "latest.pt")["trainer"]["iteration"] == 2
+
+
+def test_an_actor_that_cannot_start_is_one_line(local_ray: None) -> None:
+    class Broken:  # local, so Ray ships the class itself (the actor process cannot import tests/)
+        """An actor whose constructor raises (a missing file, a bad option the driver did not see)."""
+
+        def __init__(self) -> None:
+            raise ValueError("no such thing")
+
+        def ping(self) -> int:
+            return 1
+
+    cleaned: list[bool] = []
+    actor = ray.remote(Broken).remote()
+    with pytest.raises(RunAbortedError) as info:
+        started(actor.ping.remote(), "learner", 60.0, lambda: cleaned.append(True))
+    assert str(info.value) == "the Ray learner actor failed to start: ValueError: no such thing"
+    assert cleaned == [True]
+
+
+def test_an_actor_not_started_in_time_ends_the_run_in_one_line(local_ray: None, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """No actor starts within a millisecond: what a cluster without the CPUs or GPUs asked for looks like."""
+    run_dir = tmp_path / "run"
+    assert main(train_args("ppo-cartpole", run_dir) + ["--distributed.restart-timeout", "0.001"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["arena: error: the Ray learner actor did not start within 0.001 s (--distributed.restart-timeout): "
+                   "the cluster may lack the CPUs or GPUs it asks for (`ray status` lists them)"]
+    assert not run_dir.exists()
+    assert not [a for a in ray.util.list_named_actors()]  # nothing left behind in the shared Ray
 
 
 # --- an unreachable --ray-address ---------------------------------------------------------------------------

@@ -149,3 +149,25 @@ def test_an_evaluation_that_won_every_anchor_game_is_a_lower_bound(tmp_path: Pat
     drew = {**won, "iteration": 1, "games": 4, "vs": {"random": [9, 1, 0]}}
     assert saturated(won) and not saturated(drew)
     assert plot_elo([drew, won], tmp_path / "elo.png", "t") == tmp_path / "elo.png"
+
+
+def test_a_signal_stops_the_elo_games_and_records_nothing(tmp_path: Path) -> None:
+    """A signal during the Elo games (minutes with search-based anchors) ends them at the next turn; the
+    unfinished evaluation is dropped, not logged with partial counts."""
+    import signal
+
+    from agents.bots import make_player
+    from runners.local import signals
+    from runners.selfplay.match import MatchStopped, play_match
+    from runners.selfplay.trainer import SelfPlayTrainer
+
+    game = make_game("tictactoe")
+    with pytest.raises(MatchStopped):
+        play_match(game, make_player("random", game, 0), make_player("random", game, 1), 4, seed=0,
+                   stop=lambda: True)
+    trainer = SelfPlayTrainer(tiny("alphazero-tictactoe", tmp_path))
+    assert trainer.evaluate() is not None and len(trainer.elo_history) == 1
+    with signals.deferred():
+        signal.raise_signal(signal.SIGTERM)  # recorded, as in the run loop
+        assert trainer.evaluate() is None
+    assert len(trainer.elo_history) == 1

@@ -27,7 +27,7 @@ from agents.dqn import build_q_network
 from envs.base import EnvSpec
 from runners.distributed.apex import ApexLearner, ApexWorker, ReplayShard, apex_epsilons, worker_seed
 from runners.distributed.driver import DriverBase, Plan, near
-from runners.distributed.pool import WorkerPool, WorkerStats
+from runners.distributed.pool import WorkerPool, WorkerStats, kill_actor, started
 from runners.families.dqn import TrainConfig
 from runners.local.evaluate import EvalResult, evaluate
 from runners.local.logging import Logger
@@ -54,7 +54,8 @@ class ApexTrainer(DriverBase):
         self.learner_actor = ray.remote(ApexLearner).options(**plan.learner_options()).remote(
             cfg, spec, seed, plan.learner_threads)
         # Replay lives beside the learner: sampling is the busiest path.
-        learner_node = ray.get(self.learner_actor.node_id.remote())
+        learner_node = started(self.learner_actor.node_id.remote(), "learner", d.restart_timeout,
+                               lambda: kill_actor(self.learner_actor))
         n, e, shards = plan.num_workers, plan.envs_per_worker, d.replay_shards
         slots: list[dict[int, tuple[int, int]]] = [{} for _ in range(shards)]
         for w in range(n):
@@ -68,7 +69,8 @@ class ApexTrainer(DriverBase):
             num_cpus=0, name=self.shard_names[s], scheduling_strategy=near(learner_node, soft=False)).remote(
             cfg, spec, slots[s], cfg.replay.capacity // shards, seed + 3 + 7919 * s) for s in range(shards)]
         self.buffer = ReplayView(self.shards)
-        ray.get(self.learner_actor.set_shards.remote(self.shards))
+        started(self.learner_actor.set_shards.remote(self.shards), "replay", d.restart_timeout,
+                lambda: [kill_actor(a) for a in [self.learner_actor, *self.shards]])
         eps = apex_epsilons(d.epsilon, d.epsilon_alpha, n) if d.epsilon is not None else [None] * n
         worker = ray.remote(ApexWorker).options(**plan.worker_options(d.max_restarts))
         self.pool = WorkerPool([worker.remote(cfg, spec, w, e, eps[w], worker_seed(seed, w, plan.start_step),

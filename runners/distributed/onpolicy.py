@@ -53,7 +53,7 @@ from envs.base import EnvSpec
 from replay.types import Rollout
 from runners.distributed.apex import worker_seed
 from runners.distributed.driver import DriverBase, LearnerReport, Plan, to_cpu
-from runners.distributed.pool import OfferedParams, RayActor, WorkerPool, WorkerStats
+from runners.distributed.pool import OfferedParams, RayActor, WorkerPool, WorkerStats, started
 from runners.families.pg import PGTrainConfig
 from runners.local.envs import resolve_device
 from runners.local.evaluate import EvalResult, evaluate_policy
@@ -229,7 +229,7 @@ class OnPolicyTrainer(DriverBase):
         self.ready: dict[int, tuple[int, Any]] = {}  # worker -> (version collected with, rollout ref)
         self.eval_network = build_actor_critic(cfg.net, cfg.torso, spec,
                                                value=cfg.algo == "ppo" or cfg.reinforce.baseline == "value")
-        self.take_learner(ray.get(self.learner_actor.publish.remote()))
+        self.take_learner(started(self.learner_actor.publish.remote(), "learner", d.restart_timeout, self.close))
 
     def take_worker(self, i: int, stats: WorkerStats | None, payload: Any) -> None:
         if stats is not None:

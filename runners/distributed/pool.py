@@ -1,17 +1,20 @@
 """The Ray runner's worker plumbing: the pool of worker actors the driver keeps one call out to
 (``WorkerPool``, with restarts and ``WorkerLostError``), what every actor shares (``RayActor``,
-``OfferedParams``: a worker's pull of the learner's newest parameters), and how a run tells that an actor
-holding its state (learner, replay) is gone (``dead_actors``, ``lost_state_message``)."""
+``OfferedParams``: a worker's pull of the learner's newest parameters), an actor's first call in one line when
+it cannot start (``started``), and how a run tells that an actor holding its state (learner, replay) is gone
+(``dead_actors``, ``lost_state_message``)."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import ray
-from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
+from ray.exceptions import ActorDiedError, GetTimeoutError, RayActorError, RayError, RayTaskError
 
+from agents.errors import RunAbortedError
 from agents.params import ParamsClient
 
 
@@ -180,3 +183,27 @@ def lost_state_message(dead: list[str], saved_at: int | None, unit: str, resume:
         return f"{what} before the first checkpoint; start the run again"
     return (f"{what}, so {'their' if many else 'its'} state cannot be saved: resume from the checkpoint at {unit} "
             f"{saved_at:,} with {resume}")
+
+
+def error_line(e: BaseException) -> str:
+    """The line of a Ray error that says what went wrong: the last ``Name: message`` line of the remote
+    traceback Ray puts in its message (the exception's own first line when there is none)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    said = [line for line in lines if ": " in line and line.split(": ", 1)[0].replace(".", "").isidentifier()]
+    return said[-1] if said else (lines[0] if lines else type(e).__name__)
+
+
+def started(ref: Any, what: str, timeout: float, on_failure: Any = None) -> Any:
+    """``ray.get(ref)`` on an actor's first call, with a one-line ``RunAbortedError`` when the actor cannot start
+    (its constructor raised, or the cluster has not placed it within ``timeout`` seconds: too few CPUs or GPUs
+    free, a node gone). ``on_failure()`` runs first (kill the actors started so far: Ray may be shared)."""
+    try:
+        return ray.get(ref, timeout=None if math.isinf(timeout) else timeout)
+    except GetTimeoutError:
+        reason = (f"did not start within {timeout:g} s (--distributed.restart-timeout): the cluster may lack the "
+                  "CPUs or GPUs it asks for (`ray status` lists them)")
+    except RayError as e:
+        reason = f"failed to start: {error_line(e)}"
+    if on_failure is not None:
+        on_failure()
+    raise RunAbortedError(f"the Ray {what} actor {reason}")

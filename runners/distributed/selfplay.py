@@ -53,7 +53,7 @@ from agents.errors import ConfigError, RunAbortedError
 from envs.games import make_game
 from runners.distributed.apex import worker_seed
 from runners.distributed.driver import LearnerReport, Plan
-from runners.distributed.pool import WorkerLostError, WorkerPool, dead_actors, kill_actor, lost_state_message
+from runners.distributed.pool import WorkerLostError, WorkerPool, dead_actors, kill_actor, lost_state_message, started
 from runners.distributed.selfplay_actors import GameBatchStats, SelfPlayLearner, SelfPlayWorker
 from runners.distributed.train import check_resources, fit_resources, ray_session
 from runners.families.selfplay import SelfPlayConfig
@@ -121,7 +121,8 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
         self.worker_version = [0] * plan.num_workers
         self.worker_gps = [0.0] * plan.num_workers  # games per second of each worker's last call
         self.worker_games = [0] * plan.num_workers  # games each worker delivered (this session)
-        self._take_report(ray.get(self.learner_actor.publish.remote()), gate=False)
+        self._take_report(started(self.learner_actor.publish.remote(), "learner", cfg.distributed.restart_timeout,
+                                  lambda: kill_actor(self.learner_actor)), gate=False)
 
     # --- one iteration ----------------------------------------------------------------------------
     def iterate(self) -> dict[str, float]:

@@ -48,7 +48,7 @@ from agents.errors import ConfigError, RunAbortedError
 from envs.make import spec_for
 from runners.distributed.connect import check_reachable, quiet_stderr
 from runners.distributed.driver import DriverBase, Plan
-from runners.distributed.pool import WorkerLostError, dead_actors, lost_state_message
+from runners.distributed.pool import WorkerLostError, dead_actors, error_line, lost_state_message
 from runners.families.distributed import ApexConfig, DistributedConfig
 from runners.families.dqn import TrainConfig
 from runners.families.pg import PGTrainConfig
@@ -225,10 +225,17 @@ def train_distributed(cfg: TrainConfig | PGTrainConfig, run_dir: Path, resume: b
     state = load_trainer_state(run_dir, lambda ckpt: check_fits(cfg, ckpt, run_dir)) if resume else None
     video_dir = run_dir / "videos" if cfg.log.video else None
     with ray_session(cfg.distributed):
-        trainer = build_trainer(cfg, NullLogger(), video_dir, start_step=int(state["step"]) if state else 0,
-                                reward_model=reward_model, policy_init=None if resume else policy_init)
         try:
-            config, env_spec = open_run_dir(trainer, cfg, run_dir, state, resume)
+            trainer = build_trainer(cfg, NullLogger(), video_dir, start_step=int(state["step"]) if state else 0,
+                                    reward_model=reward_model, policy_init=None if resume else policy_init)
+        except RayError as e:  # the actors' own start-up failures are one line already (pool.started)
+            raise RunAbortedError(f"Ray failed while starting the run's actors: {error_line(e)}") from None
+        try:
+            try:
+                config, env_spec = open_run_dir(trainer, cfg, run_dir, state, resume)
+            except RayError as e:
+                raise RunAbortedError(f"Ray failed while restoring {run_dir}'s checkpoint into the actors: "
+                                      f"{error_line(e)}") from None
             logger = run_logger(cfg, run_dir, config, env_spec, trainer.step, console)
             trainer.logger = logger
             try:

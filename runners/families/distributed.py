@@ -42,8 +42,8 @@ class DistributedConfig:
     max_restarts: Annotated[int, Ge(-1)] = 5
     """Restarts Ray grants each worker actor after it dies (-1: unlimited); past it the run stops."""
     restart_timeout: Annotated[float, Gt(0), AllowInf] = 120.0
-    """Seconds a dead worker may take to come back (Ray restarting it, maybe on another node) before the run
-    stops (inf: wait for ever)."""
+    """Seconds an actor may take to start, and a dead worker to come back (Ray restarting it, maybe on another
+    node), before the run stops (inf: wait for ever)."""
     log_to_driver: bool = False
     """Ray: forward the actors' stdout and stderr to this console (debugging)."""
     status_every: Annotated[float, Ge(0)] = 30.0

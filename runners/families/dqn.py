@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated
 
 from agents.constraints import MAX_STEPS, AllowInf, Ge, Interval
 from agents.dqn.config import DQNConfig
 from agents.torsos import TorsoConfig
-from runners.families.common import EnvConfig, LogConfig, LoopConfig, from_dict
+from runners.families.common import EnvConfig, LogConfig, LoopConfig
 from runners.families.distributed import ApexConfig
 
 # Replay slots: 1e9 transitions of even a 4-float CartPole observation hold about 40 GB.
@@ -54,6 +52,3 @@ class TrainConfig:
     log: LogConfig = field(default_factory=LogConfig)
     distributed: ApexConfig = field(default_factory=ApexConfig)
 
-
-def load_config(path: Path) -> TrainConfig:
-    return from_dict(TrainConfig, json.loads(path.read_text()))

@@ -17,16 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from runners.families.common import from_dict, to_dict
-from runners.families.family import Family
 from runners.families.registry import family_of, family_of_preset, family_of_saved
 from runners.local.checkpoint import CheckpointError, find_checkpoint, load
 
 SELFPLAY_FORMAT = "arena-selfplay-1"  # runners.selfplay.checkpoint.FORMAT (not imported: selfplay/ sits above)
-
-
-def family(config: Mapping[str, Any]) -> Family:
-    """The family of run a saved config dict describes (DQN-family, policy-gradient, self-play, ...)."""
-    return family_of_saved(config)
 
 
 def checkpoint_config(run_dir: Path) -> dict[str, Any]:
@@ -59,7 +53,7 @@ def saved_run_config(run_dir: Path, selfplay: bool = False) -> Any:
     if "preset" not in data:  # {} or a fragment: say what is missing before what it would be
         _check_complete(data, saved, path)
     _check_same_run(data, saved, path)
-    kind = family(saved)
+    kind = family_of_saved(saved)
     if (kind.command == "selfplay") != selfplay:
         raise CheckpointError(f"{run_dir} is a {kind.title} run: resume it with arena {kind.command} --resume "
                               f"{run_dir}")
@@ -82,7 +76,7 @@ def _check_same_run(data: Mapping[str, Any], saved: Mapping[str, Any], path: Pat
         raise CheckpointError(f"{path} names no preset: it must hold the run's full saved config")
     if family_of_preset(preset) is None:
         raise CheckpointError(f"{path} names an unknown preset '{preset}' (see arena presets)")
-    kind, saved_kind = family(data).title, family(saved).title
+    kind, saved_kind = family_of_saved(data).title, family_of_saved(saved).title
     if kind != saved_kind or preset != saved.get("preset"):
         raise CheckpointError(f"{path} is a {kind} run (preset {preset}) but its checkpoint is from a {saved_kind} "
                               f"run (preset {saved.get('preset')}): config.json and checkpoints/ are from "
@@ -188,7 +182,7 @@ def check_fits(cfg: Any, ckpt: Mapping[str, Any], run_dir: Path) -> None:
     if not isinstance(saved, dict):
         raise CheckpointError(f"checkpoint in {run_dir} holds no saved config; it cannot be resumed")
     given = to_dict(cfg)
-    kind, saved_kind = family(given).title, family(saved).title
+    kind, saved_kind = family_of_saved(given).title, family_of_saved(saved).title
     if kind != saved_kind:
         raise CheckpointError(f"checkpoint in {run_dir} is from a {saved_kind} run (preset {saved.get('preset')}), "
                               f"not a {kind} one (preset {given.get('preset')})")
@@ -199,7 +193,7 @@ def check_unchanged(cfg: Any, saved: Mapping[str, Any]) -> None:
     """Refuse ``cfg`` when an option the saved state depends on differs from ``saved`` (a config dict of the
     same family: the checkpoint's, or a ``config.json`` that ``saved_run_config`` checked against it)."""
     given = to_dict(cfg)
-    for name in family(given).resume_fixed:
+    for name in family_of_saved(given).resume_fixed:
         for key, was, now in _differences(saved, given, name):
             raise CheckpointError(f"--{key.replace('_', '-')} cannot change on resume (saved {_show(was)}, "
                                   f"given {_show(now)})")

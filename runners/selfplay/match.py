@@ -19,8 +19,13 @@ def match_seeds(seed: int, *keys: int, n: int = 2) -> list[int]:
     return [int(s) for s in np.random.SeedSequence([seed, *keys]).generate_state(n)]
 
 
+class MatchStopped(Exception):
+    """``play_match``'s ``stop()`` turned true before the games ended (a signal: the results are dropped)."""
+
+
 def play_match(game: Game, first: Player, second: Player, num_games: int, seed: int,
-               on_game_end: Callable[[int], None] | None = None) -> tuple[int, int, int]:
+               on_game_end: Callable[[int], None] | None = None,
+               stop: Callable[[], bool] | None = None) -> tuple[int, int, int]:
     """Play ``num_games`` games in parallel, ``first`` as player 0 and ``second`` as player 1.
 
     Args:
@@ -30,6 +35,8 @@ def play_match(game: Game, first: Player, second: Player, num_games: int, seed: 
         num_games: games to play.
         seed: players with a ``reseed`` method are reseeded from it before the first move.
         on_game_end: called with the number of games that just finished (progress bars).
+        stop: asked before every turn; once true the match ends with ``MatchStopped`` (a signal arrived: a
+            search-based player's turn can take seconds, a match minutes).
 
     Returns:
         ``(wins, draws, losses)`` of ``first``.
@@ -42,6 +49,8 @@ def play_match(game: Game, first: Player, second: Player, num_games: int, seed: 
     states = [game.new_initial_state() for _ in range(num_games)]
     live = [i for i, s in enumerate(states) if not s.is_terminal()]
     while live:
+        if stop is not None and stop():
+            raise MatchStopped
         for p in (0, 1):
             idx = [i for i in live if states[i].current_player() == p]
             if not idx:

@@ -121,8 +121,8 @@ def run_selfplay_local(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False,
         with StopFlag() as stop:
             while trainer.iteration < end:
                 logger.iteration(trainer.iterate())
-                if s.eval_every > 0 and trainer.iteration % s.eval_every == 0:
-                    logger.evaluation(trainer.evaluate())
+                if s.eval_every > 0 and trainer.iteration % s.eval_every == 0 and (entry := trainer.evaluate()):
+                    logger.evaluation(entry)
                 if s.checkpoint_every > 0 and trainer.iteration % s.checkpoint_every == 0:
                     save_selfplay(trainer, run_dir, final=False)
                 if stop.raised:
@@ -133,7 +133,8 @@ def run_selfplay_local(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False,
             if not interrupted and s.eval_every > 0 and (not trainer.elo_history or
                                                          trainer.elo_history[-1]["iteration"] != trainer.iteration):
                 save_selfplay(trainer, run_dir, final=False)  # the final Elo games take a while: keep the run first
-                logger.evaluation(trainer.evaluate())
+                if entry := trainer.evaluate():  # None: a signal stopped the games
+                    logger.evaluation(entry)
             save_selfplay(trainer, run_dir, final=not interrupted)  # a signal here lets the writes finish
         plot_elo(trainer.elo_history, run_dir / "elo_curve.png", f"{cfg.preset} on {cfg.game}")
     finally:

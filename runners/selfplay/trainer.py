@@ -33,8 +33,9 @@ from envs.games.base import Game
 from replay.positions import PositionBuffer
 from replay.types import GameRecord
 from runners.families.selfplay import SelfPlayConfig
+from runners.local import signals
 from runners.selfplay.elo import fit_elo
-from runners.selfplay.match import play_match
+from runners.selfplay.match import MatchStopped, play_match
 
 
 @dataclass(frozen=True)
@@ -182,25 +183,36 @@ class SelfPlayTrainer:
         return score
 
     # --- Elo against fixed anchors ----------------------------------------------------------------
-    def evaluate(self) -> dict[str, Any]:
-        """Play the current network against every anchor (both colours) and fit Elo with anchors[0] = 0."""
+    def evaluate(self) -> dict[str, Any] | None:
+        """Play the current network against every anchor (both colours) and fit Elo with anchors[0] = 0.
+
+        None when a signal arrived during the games (they stop at the next turn; nothing is recorded)."""
+        try:
+            return self._evaluate()
+        except MatchStopped:
+            return None
+
+    def _evaluate(self) -> dict[str, Any]:
         s = self.cfg.selfplay
         sims = s.eval_simulations or self.cfg.mcts.num_simulations
         seed = s.seed * 7_919 + self.iteration
         anchors: dict[str, Player] = {a: make_player(a, self.game, seed + k) for k, a in enumerate(s.anchors)}
+
+        def match(first: Player, second: Player, n: int, match_seed: int) -> tuple[int, int, int]:
+            return play_match(self.game, first, second, n, match_seed, stop=signals.stop_requested)
+
         # Anchors play each other once per run (cached in the checkpoint), so their ratings are fixed.
         for i, a in enumerate(s.anchors):
             for b in s.anchors[i + 1:]:
                 if f"{a}|{b}" not in self.anchor_results:
-                    self.anchor_results[f"{a}|{b}"] = list(play_match(self.game, anchors[a], anchors[b],
-                                                                      s.eval_games // 2, seed + 101))
-                    self.anchor_results[f"{b}|{a}"] = list(play_match(self.game, anchors[b], anchors[a],
-                                                                      s.eval_games - s.eval_games // 2, seed + 102))
+                    ab = match(anchors[a], anchors[b], s.eval_games // 2, seed + 101)
+                    ba = match(anchors[b], anchors[a], s.eval_games - s.eval_games // 2, seed + 102)
+                    self.anchor_results[f"{a}|{b}"], self.anchor_results[f"{b}|{a}"] = list(ab), list(ba)
         me = network_player(self.game, self.net, sims, seed + 103, "alphazero")
         vs: dict[str, list[int]] = {}
         for k, (name, bot) in enumerate(anchors.items()):
-            first = play_match(self.game, me, bot, s.eval_games // 2, seed + 200 + k)
-            second = play_match(self.game, bot, me, s.eval_games - s.eval_games // 2, seed + 300 + k)
+            first = match(me, bot, s.eval_games // 2, seed + 200 + k)
+            second = match(bot, me, s.eval_games - s.eval_games // 2, seed + 300 + k)
             vs[name] = [first[0] + second[2], first[1] + second[1], first[2] + second[0]]  # W, D, L of alphazero
         names = [*s.anchors, "alphazero"]
         wins = np.zeros((len(names), len(names)))  # wins[i, j]: points (win 1, draw 1/2) of i against j
