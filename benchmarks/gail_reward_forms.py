@@ -17,7 +17,8 @@ policy's observations normalised (``--mountaincar-raw-obs`` runs it without, for
 
 Each finished run is cached as JSON under runs/bench-gail-forms/results/, so the script resumes where it
 stopped; the results files always show every cached run and name the missing ones (the summary is over seeds
-0-2; runs of other seeds, e.g. ``--seeds 3,4,5``, get a second table over every seed).
+0-2; runs of other seeds, e.g. ``--seeds 3,4,5``, get a second table over every seed). ``--report-only``
+rewrites only the markdown, from benchmarks/results/gail_reward_forms.json (the cache may be absent).
 
 Usage: python benchmarks/gail_reward_forms.py [--envs MountainCar-v0,CartPole-v1,Pendulum-v1]
        [--forms all] [--seeds 0,1,2] [--force] [--mountaincar-raw-obs] [--report-only]
@@ -239,15 +240,15 @@ def markdown(result: dict[str, Any]) -> str:
            f"`runs/bench-gail-forms/results/`. Machine: {m['cpu']}, {m['cores']} cores (shared with other work), "
            f"Python {m['python']}, torch {m['torch']}, gymnasium {m['gymnasium']}, one torch thread, one run at a "
            f"time.", "",
-           f"Setup: arena GAIL with a PPO generator, {EPISODES} expert episodes, seeds {list(SEEDS)}; settings of "
-           "`benchmarks/imitation_gail.py` (the `gail-cartpole` / `gail-pendulum` preset with the generator's "
-           "LR annealing off); MountainCar-v0 uses `gail-cartpole` with the env id changed and the policy's "
-           "observations normalised (`net.obs_norm=True`, as in `gail-pendulum`). Only the reward form "
-           f"differs between rows. A run stops at the first evaluation ({EVAL_EPISODES} deterministic episodes on "
-           f"the true reward) whose mean reaches the target, random + {FRACTION} x (expert - random), or at its cap "
-           "(CartPole 100k, Pendulum 200k, MountainCar 200k env steps). Score = (return - random) / (expert - "
-           "random): 0 random, 1 expert; 'final' is the return at the stop. Runs are reproducible per seed (the "
-           "discriminator's initial weights are seeded, agents/gail/reward_model.py).", ""]
+           f"Setup: arena GAIL with a PPO generator, {result['episodes']} expert episodes, seeds {list(SEEDS)}; "
+           "settings of `benchmarks/imitation_gail.py` (the `gail-cartpole` / `gail-pendulum` preset with the "
+           "generator's LR annealing off); MountainCar-v0 uses `gail-cartpole` with the env id changed and the "
+           "policy's observations normalised (`net.obs_norm=True`, as in `gail-pendulum`). Only the reward form "
+           f"differs between rows. A run stops at the first evaluation ({result['eval_episodes']} deterministic "
+           f"episodes on the true reward) whose mean reaches the target, random + {result['fraction']} x (expert - "
+           "random), or at its cap (CartPole 100k, Pendulum 200k, MountainCar 200k env steps). Score = (return - "
+           "random) / (expert - random): 0 random, 1 expert; 'final' is the return at the stop. Runs are "
+           "reproducible per seed (the discriminator's initial weights are seeded, agents/gail/reward_model.py).", ""]
     for env_id in ENVS:
         if env_id in refs:
             r = refs[env_id]
@@ -303,8 +304,16 @@ def main() -> None:
     p.add_argument("--mountaincar-raw-obs", action="store_true", help="MountainCar-v0 with gail-cartpole's raw "
                    "observations instead (the note under the table), cached under "
                    "runs/bench-gail-forms/results-raw-obs/")
-    p.add_argument("--report-only", action="store_true", help="rewrite the results files from the cache")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the markdown from benchmarks/results/gail_reward_forms.json (no runs)")
     a = p.parse_args()
+    if a.report_only:
+        # The recorded JSON alone, left as it is: the run cache is absent on a fresh clone, and the machine line
+        # must stay the measuring machine's.
+        md = markdown(json.loads((RESULTS / "gail_reward_forms.json").read_text()))
+        (RESULTS / "gail_reward_forms.md").write_text(md)
+        print(md)
+        return
     torch.set_num_threads(1)
     os.environ["MINARI_DATASETS_PATH"] = str(MINARI_ROOT)
     envs = [e for e in ENVS if e in a.envs.split(",")]  # always in the informative order
@@ -313,20 +322,19 @@ def main() -> None:
         ENV_SETTINGS["MountainCar-v0"]["preset"] = partial(gail_mountaincar, obs_norm=False)
         envs, where = ["MountainCar-v0"], RAW_OBS
     forms: list[RewardForm] = list(FORMS) if a.forms == "all" else [f for f in FORMS if f in a.forms.split(",")]
-    if not a.report_only:
-        # Seed-major: every env and form on seed 0 first, so that a partial grid is still a comparison.
-        for seed in (int(x) for x in a.seeds.split(",")):
-            for env_id in envs:
-                for form in forms:
-                    path = cache_path(env_id, form, seed, where)
-                    if path.exists() and not a.force:
-                        print(f"cached: {path.name}", flush=True)
-                        continue
-                    print(f"running {path.stem} (cap {CAPS[env_id]:,} env steps)", flush=True)
-                    out = run_one(env_id, form, seed, where)
-                    print(f"  {path.stem}: steps to target {out['steps_to_target']}, final {out['final_return']:.1f} "
-                          f"(score {out['final_normalised']:.2f}), training s {out['train_seconds']:.0f}", flush=True)
-                    write_results(load_cached())
+    # Seed-major: every env and form on seed 0 first, so that a partial grid is still a comparison.
+    for seed in (int(x) for x in a.seeds.split(",")):
+        for env_id in envs:
+            for form in forms:
+                path = cache_path(env_id, form, seed, where)
+                if path.exists() and not a.force:
+                    print(f"cached: {path.name}", flush=True)
+                    continue
+                print(f"running {path.stem} (cap {CAPS[env_id]:,} env steps)", flush=True)
+                out = run_one(env_id, form, seed, where)
+                print(f"  {path.stem}: steps to target {out['steps_to_target']}, final {out['final_return']:.1f} "
+                      f"(score {out['final_normalised']:.2f}), training s {out['train_seconds']:.0f}", flush=True)
+                write_results(load_cached())
     write_results(load_cached())
     print((RESULTS / "gail_reward_forms.md").read_text())
 

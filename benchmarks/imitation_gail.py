@@ -26,8 +26,9 @@ filled over several sessions; the results files always show every cached run.
 
 Usage: python benchmarks/imitation_gail.py [--envs CartPole-v1,Pendulum-v1] [--episodes 1,4,10] [--seeds 0,1,2]
        [--libs arena,imitation] [--max-steps N] [--arena-variant preset] [--report-only]
-Writes benchmarks/results/imitation_gail.{json,md} and imitation_gail_{steps,time}.png; the summaries, curves and
-markdown are in benchmarks/imitation_gail_report.py.
+Writes benchmarks/results/imitation_gail.{json,md} and imitation_gail_{steps,time}.png (``--report-only``: the
+markdown and the curves only, from the JSON as recorded); the summaries, curves and markdown are in
+benchmarks/imitation_gail_report.py.
 """
 
 from __future__ import annotations
@@ -312,6 +313,13 @@ def write_results(runs: list[dict[str, Any]]) -> None:
               "eval_episodes": EVAL_EPISODES, "summary": rows,
               "runs": [{k: v for k, v in r.items() if k != "settings"} for r in runs]}
     (RESULTS / "imitation_gail.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_pages(result)
+
+
+def write_pages(result: dict[str, Any]) -> None:
+    """The curves and the markdown from the results JSON's contents only (its runs keep their evaluations), so
+    that ``--report-only`` redraws them without the run cache."""
+    runs, refs = result["runs"], result["references"]
     if runs:
         plot(runs, refs, "step", RESULTS / "imitation_gail_steps.png", list(ENV_SETTINGS))
         plot(runs, refs, "train_seconds", RESULTS / "imitation_gail_time.png", list(ENV_SETTINGS))
@@ -338,46 +346,51 @@ def main() -> None:
                    help="arena GAIL settings change (benchmark only); 'preset' is what the summary compares")
     p.add_argument("--no-stop-at-target", action="store_true", help="run every run to its cap")
     p.add_argument("--force", action="store_true", help="rerun runs that are cached")
-    p.add_argument("--report-only", action="store_true", help="rewrite the results files from the cache")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the markdown and curves from benchmarks/results/imitation_gail.json (no runs)")
     a = p.parse_args()
+    if a.report_only:
+        # The recorded JSON alone, left as it is: the run cache is absent on a fresh clone, and the machine line
+        # must stay the measuring machine's.
+        write_pages(json.loads((RESULTS / "imitation_gail.json").read_text()))
+        print((RESULTS / "imitation_gail.md").read_text())
+        return
     torch.set_num_threads(1)
     os.environ["MINARI_DATASETS_PATH"] = str(MINARI_ROOT)
-    if not a.report_only:
-        for env_id in a.envs.split(","):
-            if env_id not in ENV_SETTINGS:
-                p.error(f"unknown env {env_id}; choose from {', '.join(ENV_SETTINGS)}")
-            target = references(env_id)["target"]
-            for episodes in (int(x) for x in a.episodes.split(",")):
-                for seed in (int(x) for x in a.seeds.split(",")):
-                    for lib in a.libs.split(","):
-                        cap = a.max_steps or ENV_SETTINGS[env_id]["max_steps"]
-                        if lib == "imitation" and a.imitation_max_steps:
-                            cap = a.imitation_max_steps
-                        variant = a.arena_variant if lib == "arena" else "preset"
-                        path = cache_path(lib, env_id, episodes, seed, variant)
-                        if path.exists() and not a.force:
-                            old = json.loads(path.read_text())
-                            if old["steps_to_target"] is not None or old["steps"] >= cap:
-                                print(f"cached: {path.name}", flush=True)
-                                continue
-                        name = path.stem
-                        print(f"running {name} (cap {cap:,} env steps)", flush=True)
-                        stop = not a.no_stop_at_target
-                        if lib == "arena":
-                            out = run_arena(env_id, episodes, seed, cap, target if stop else None, variant,
-                                            BENCH / name)
-                        elif lib == "imitation":
-                            out = run_imitation(env_id, episodes, seed, cap, target, stop, BENCH / name)
-                        else:
-                            p.error(f"unknown library {lib}")
-                        out.update(lib=lib, env_id=env_id, episodes=episodes, seed=seed, cap=cap,
-                                   stop_at_target=stop, **({"variant": variant} if lib == "arena" else {}))
-                        out.update(summarise(out, target))
-                        CACHE.mkdir(parents=True, exist_ok=True)
-                        path.write_text(json.dumps(out, indent=1) + "\n")
-                        print(f"  {name}: steps to target {out['steps_to_target']}, training s "
-                              f"{out['seconds_to_target']}, final {out['final_return']:.1f}", flush=True)
-                        write_results(load_cached())
+    for env_id in a.envs.split(","):
+        if env_id not in ENV_SETTINGS:
+            p.error(f"unknown env {env_id}; choose from {', '.join(ENV_SETTINGS)}")
+        target = references(env_id)["target"]
+        for episodes in (int(x) for x in a.episodes.split(",")):
+            for seed in (int(x) for x in a.seeds.split(",")):
+                for lib in a.libs.split(","):
+                    cap = a.max_steps or ENV_SETTINGS[env_id]["max_steps"]
+                    if lib == "imitation" and a.imitation_max_steps:
+                        cap = a.imitation_max_steps
+                    variant = a.arena_variant if lib == "arena" else "preset"
+                    path = cache_path(lib, env_id, episodes, seed, variant)
+                    if path.exists() and not a.force:
+                        old = json.loads(path.read_text())
+                        if old["steps_to_target"] is not None or old["steps"] >= cap:
+                            print(f"cached: {path.name}", flush=True)
+                            continue
+                    name = path.stem
+                    print(f"running {name} (cap {cap:,} env steps)", flush=True)
+                    stop = not a.no_stop_at_target
+                    if lib == "arena":
+                        out = run_arena(env_id, episodes, seed, cap, target if stop else None, variant, BENCH / name)
+                    elif lib == "imitation":
+                        out = run_imitation(env_id, episodes, seed, cap, target, stop, BENCH / name)
+                    else:
+                        p.error(f"unknown library {lib}")
+                    out.update(lib=lib, env_id=env_id, episodes=episodes, seed=seed, cap=cap, stop_at_target=stop,
+                               **({"variant": variant} if lib == "arena" else {}))
+                    out.update(summarise(out, target))
+                    CACHE.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(out, indent=1) + "\n")
+                    print(f"  {name}: steps to target {out['steps_to_target']}, training s "
+                          f"{out['seconds_to_target']}, final {out['final_return']:.1f}", flush=True)
+                    write_results(load_cached())
     write_results(load_cached())
     print((RESULTS / "imitation_gail.md").read_text())
 

@@ -2,8 +2,8 @@
 return), the machine, the per-env and per-demo-count medians and arena / imitation ratios, the curves
 (matplotlib) and the markdown page.
 
-Everything here works from finished runs (the cached run JSONs) and the reference returns, so
-``--report-only`` can rewrite the results files without running anything.
+Everything here works from finished runs and the reference returns; the curves and the markdown need only what
+benchmarks/results/imitation_gail.json holds, so ``--report-only`` redraws them from it without the run cache.
 """
 
 from __future__ import annotations

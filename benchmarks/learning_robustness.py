@@ -8,7 +8,7 @@ kernels for this CPU and once with ``ATEN_CPU_CAPABILITY=avx2``, and records pas
 threshold (the tests' ``learning_report`` fixture writes them) and the wall time.
 
 It is resumable: finished runs are kept in ``benchmarks/results/learning_robustness.json`` and skipped;
-``--report-only`` rewrites the markdown table from it. Single-process tests run two at a time (one torch
+``--report-only`` rewrites the markdown table from it alone. Single-process tests run two at a time (one torch
 thread each); Ray tests, which start a 2-CPU Ray instance, run alone.
 
     .venv/bin/python benchmarks/learning_robustness.py                       # everything (hours)
@@ -197,7 +197,7 @@ def write_markdown(data: dict[str, Any], seeds: list[int], kernels: list[str]) -
     runs = {(r["node"], r["seed"], r["kernel"]): r for r in data["runs"]}
     machines = sorted({f"{r.get('cpu', AMD_EPYC)}" for r in data["runs"]})
     lines = ["# Learning robustness: each learning test on 5 seeds x 2 CPU kernel sets", "",
-             f"Machines: {'; '.join(machines)} ({os.cpu_count()} cores). Kernel sets: `default` (torch's choice for "
+             f"Machines: {'; '.join(machines)} ({data['cores']} cores). Kernel sets: `default` (torch's choice for "
              "the CPU: AVX512 on both) and `avx2` (`ATEN_CPU_CAPABILITY=avx2`). Each row names the machine and the "
              "commit its runs come from. Written by `benchmarks/learning_robustness.py`.", "",
              "Each cell: pass or FAIL, then the env steps of the first evaluation that reached the test's "
@@ -228,11 +228,17 @@ def main() -> None:
     p.add_argument("--only", nargs="*", default=None, help="run the tests whose node id contains one of these")
     p.add_argument("--jobs", type=int, default=2, help="single-process tests run at once")
     p.add_argument("--rerun", action="store_true", help="run again what the JSON already holds")
-    p.add_argument("--report-only", action="store_true")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the markdown from benchmarks/results/learning_robustness.json (no runs)")
     a = p.parse_args()
     data = load_results()
+    if a.report_only and "cores" not in data:
+        # The page names the measuring machine's core count; this machine's would be a guess.
+        print(f"{JSON_OUT.name} does not record the core count (a run records it): {MD_OUT.name} left as it is")
+        return
     if not a.report_only:
         data["cpu"] = cpu_model()
+        data["cores"] = os.cpu_count()
         data["capabilities"] = {k: capability(k) for k in a.kernels}
         data["commit"] = git_commit()
         cases = [c for c in CASES if a.only is None or any(o in c.node for o in a.only)]

@@ -2,8 +2,11 @@
 on 4 stacked frames, same game, same frame budget, same replay ratio (8 learned steps per frame).
 
 Usage: python benchmarks/minatar_memory.py [--game breakout] [--steps 500000] [--arms lstm,framestack]
+       [--partial | --report-only]
 Arms run side by side as two processes with one torch thread each; each checkpoints every 50,000 frames and
-a rerun resumes unfinished arms (runs/bench-minatar-memory). Results: benchmarks/results/minatar_memory.{json,md}.
+a rerun resumes unfinished arms (runs/bench-minatar-memory). Results: benchmarks/results/minatar_memory.{json,md}
+and minatar_memory_GAME.png. ``--partial`` writes them from the runs so far (no training); ``--report-only``
+rewrites only the markdown, from the JSON as recorded (the plot's training curves live in the run directories).
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def run_arm(arm: str, game: str, steps: int, seed: int) -> dict:
 
 
 def partial_result(arm: str, game: str, steps: int, seed: int) -> dict | None:
-    """An arm's curve so far from its run directory (``--report-only`` on unfinished runs)."""
+    """An arm's curve so far from its run directory (``--partial``: unfinished runs)."""
     run_dir = Path(str(arm_config(arm, game, steps, seed).log.run_dir))
     if (run_dir / "result.json").exists():
         return json.loads((run_dir / "result.json").read_text())
@@ -89,7 +92,16 @@ def partial_result(arm: str, game: str, steps: int, seed: int) -> dict | None:
 def write_results(results: list[dict], game: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = {"machine": platform.processor() or platform.machine(), "python": platform.python_version()}
-    (RESULTS / "minatar_memory.json").write_text(json.dumps({"info": info, "results": results}, indent=1) + "\n")
+    data = {"info": info, "results": results}
+    (RESULTS / "minatar_memory.json").write_text(json.dumps(data, indent=1) + "\n")
+    write_markdown(data, game)
+    plot_runs([RUNS / r["run_dir"] for r in results], RESULTS / f"minatar_memory_{game}.png",
+              title=f"Rainbow-LSTM (lstm) vs frame-stacked Rainbow (framestack), MinAtar {game}")
+
+
+def write_markdown(data: dict, game: str) -> None:
+    """minatar_memory.md from the results JSON's contents alone (``--report-only`` reads the recorded one)."""
+    info, results = data["info"], data["results"]
     by = {r["arm"]: r for r in results}
     lines = [f"# Rainbow-LSTM against frame-stacked Rainbow on MinAtar {game}", "",
              f"Machine: {info['machine']}, Python {info['python']}; one torch thread per arm, both arms at once. "
@@ -101,7 +113,8 @@ def write_results(results: list[dict], game: str) -> None:
     if "lstm" in by and "framestack" in by:
         lstm, fs = by["lstm"], by["framestack"]
         common = sorted(set(lstm["eval_steps"]) & set(fs["eval_steps"]))
-        if common:
+        # Only when one arm is ahead: at both arms' last evaluation the table's final evals already say it.
+        if common and not all(r["eval_steps"][-1] == common[-1] for r in (lstm, fs)):
             at = common[-1]
             le, fe = (r["eval_mean"][r["eval_steps"].index(at)] for r in (lstm, fs))
             lines += ["", f"At the last evaluation both arms reached ({int(at):,} frames): LSTM {le:.1f}, "
@@ -110,8 +123,6 @@ def write_results(results: list[dict], game: str) -> None:
         lines += ["", f"Final-eval ratio LSTM / frame stack: {lstm['final_eval'] / max(fs['final_eval'], 1e-9):.2f}; "
                   f"speed ratio (SPS): {lstm['median_sps'] / max(fs['median_sps'], 1e-9):.2f}."]
     (RESULTS / "minatar_memory.md").write_text("\n".join(lines) + "\n")
-    plot_runs([RUNS / r["run_dir"] for r in results], RESULTS / f"minatar_memory_{game}.png",
-              title=f"Rainbow-LSTM (lstm) vs frame-stacked Rainbow (framestack), MinAtar {game}")
 
 
 def main() -> None:
@@ -121,11 +132,22 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--arms", default="lstm,framestack")
     p.add_argument("--arm", help="run this one arm in this process (used by the side-by-side launcher)")
-    p.add_argument("--report-only", action="store_true", help="write the tables from the runs so far (no training)")
+    p.add_argument("--partial", action="store_true", help="write the results from the runs so far (no training)")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite the markdown from benchmarks/results/minatar_memory.json (no runs)")
     args = p.parse_args()
     if args.report_only:
-        found = [partial_result(a, args.game, args.steps, args.seed) for a in args.arms.split(",")]
-        write_results([r for r in found if r is not None], args.game)
+        # The recorded JSON alone, left as it is (the run directories are absent on a fresh clone); no plot, as its
+        # training curves are not in the JSON.
+        data = json.loads((RESULTS / "minatar_memory.json").read_text())
+        write_markdown(data, next((r["game"] for r in data["results"]), args.game))
+        return
+    if args.partial:
+        found = [r for r in (partial_result(a, args.game, args.steps, args.seed) for a in args.arms.split(","))
+                 if r is not None]
+        if not found:  # no run directories (a fresh clone): keep the recorded results rather than blank them
+            sys.exit(f"no evaluations under {RUNS.relative_to(ROOT)} yet: results left as they are")
+        write_results(found, args.game)
         return
     if args.arm:
         print(json.dumps(run_arm(args.arm, args.game, args.steps, args.seed)))
