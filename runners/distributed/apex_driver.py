@@ -27,7 +27,7 @@ from agents.dqn import build_q_network
 from envs.base import EnvSpec
 from runners.distributed.apex import ApexLearner, ApexWorker, ReplayShard, apex_epsilons, worker_seed
 from runners.distributed.driver import DriverBase, Plan, near
-from runners.distributed.pool import WorkerPool, WorkerStats, kill_actor, started
+from runners.distributed.pool import WorkerPool, WorkerStats, kill_actor, kill_actors, started
 from runners.families.dqn import TrainConfig
 from runners.local.evaluate import EvalResult, evaluate
 from runners.local.logging import Logger
@@ -70,7 +70,7 @@ class ApexTrainer(DriverBase):
             cfg, spec, slots[s], cfg.replay.capacity // shards, seed + 3 + 7919 * s) for s in range(shards)]
         self.buffer = ReplayView(self.shards)
         started(self.learner_actor.set_shards.remote(self.shards), "replay", d.restart_timeout,
-                lambda: [kill_actor(a) for a in [self.learner_actor, *self.shards]])
+                lambda: kill_actors([self.learner_actor, *self.shards]))
         eps = apex_epsilons(d.epsilon, d.epsilon_alpha, n) if d.epsilon is not None else [None] * n
         worker = ray.remote(ApexWorker).options(**plan.worker_options(d.max_restarts))
         self.pool = WorkerPool([worker.remote(cfg, spec, w, e, eps[w], worker_seed(seed, w, plan.start_step),

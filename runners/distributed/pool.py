@@ -144,8 +144,12 @@ class WorkerPool:
         return i, stats, extra
 
     def kill(self) -> None:
-        for h in self.handles:
-            kill_actor(h)
+        kill_actors(self.handles)
+
+
+def kill_actors(handles: list[Any]) -> None:
+    for h in handles:
+        kill_actor(h)
 
 
 def kill_actor(handle: Any) -> None:
