@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ import torch
 
 from agents.alphazero.agent import AlphaZeroLearner
 from agents.alphazero.evaluator import NetworkEvaluator
-from agents.alphazero.mcts import MCTS, sample_action
+from agents.alphazero.mcts import MCTS, Node, sample_action
 from agents.alphazero.network import PolicyValueNet, build_policy_value_net
 from agents.bots import make_player
 from agents.bots.base import Player
@@ -32,7 +33,7 @@ from envs.games import make_game
 from envs.games.base import Game
 from replay.positions import PositionBuffer
 from replay.types import GameRecord
-from runners.families.selfplay import SelfPlayConfig
+from runners.families.selfplay import SelfPlayConfig, SelfPlayRunConfig
 from runners.local import signals
 from runners.selfplay.elo import fit_elo
 from runners.selfplay.match import MatchStopped, play_match
@@ -56,16 +57,52 @@ def play_selfplay_games(game: Game, mcts: MCTS, num_games: int, temperature_move
     still searched, and its visit distribution is still the policy target), so openings the network would
     never choose itself, but an opponent may, are learned too.
     """
+    record, stats, _ = play_games(game, [(mcts, mcts)] * num_games, temperature_moves, rng, random_moves)
+    return record, stats
+
+
+def play_games(game: Game, sides: Sequence[tuple[MCTS, MCTS]], temperature_moves: int, rng: np.random.Generator,
+               random_moves: int = 0, recorded: Sequence[tuple[bool, bool]] | None = None
+               ) -> tuple[GameRecord, SelfPlayStats, np.ndarray]:
+    """Play one game per entry of ``sides`` at once, each side searching (with root noise) with its own MCTS.
+
+    Args:
+        game: the game.
+        sides: per game, ``(search of player 0, search of player 1)``; the same ``MCTS`` twice is self-play (one
+            tree serves both sides); two differ in a league game, and each side keeps its own tree.
+        temperature_moves: moves sampled from the visit counts at the start of a game; greedy after.
+        rng: move sampling (search noise comes from each MCTS's own generator).
+        random_moves: leading moves drawn uniformly from the legal ones (still searched and recorded).
+        recorded: per game, whether player 0's and player 1's positions become training targets (default all).
+
+    Returns:
+        The recorded positions with their targets, statistics over every game, and the results
+        float32 ``[G, 2]`` (``returns()`` of each game).
+    """
     t0 = time.perf_counter()
-    roots = [mcts.new_root(game.new_initial_state()) for _ in range(num_games)]
+    num_games = len(sides)
+    # trees[i]: one root per distinct search of game i (keyed by id), all at the game's current position.
+    trees: list[dict[int, Node]] = []
+    for m0, m1 in sides:
+        start = game.new_initial_state()
+        trees.append({id(m): m.new_root(start) for m in (m0, m1)})
+    searches = {id(m): m for pair in sides for m in pair}
+    keep = recorded if recorded is not None else [(True, True)] * num_games
     trajectories: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]] = [[] for _ in range(num_games)]
     results = np.zeros((num_games, 2), np.float32)
+    lengths = np.zeros(num_games, np.int64)  # moves per game (trajectories may hold one side's only)
     active = list(range(num_games))
     while active:
-        mcts.search([roots[i] for i in active], add_noise=True)
+        movers = {i: sides[i][next(iter(trees[i].values())).state.current_player()] for i in active}
+        groups: dict[int, list[int]] = {}  # one batched search per distinct MCTS, in order of first appearance
+        for i in active:
+            groups.setdefault(id(movers[i]), []).append(i)
+        for key, idx in groups.items():
+            searches[key].search([trees[i][key] for i in idx], add_noise=True)
         still = []
         for i in active:
-            root = roots[i]
+            mcts = movers[i]
+            root = trees[i][id(mcts)]
             state = root.state
             target = mcts.policy(root, 1.0)  # [A] visit distribution: the training target pi
             if state.move_number() < random_moves:
@@ -73,10 +110,15 @@ def play_selfplay_games(game: Game, mcts: MCTS, num_games: int, temperature_move
             else:
                 greedy = state.move_number() >= temperature_moves
                 action = sample_action(mcts.policy(root, 0.0) if greedy else target, rng)
-            trajectories[i].append((state.observation(), state.legal_mask(), target, state.current_player()))
-            roots[i] = mcts.advance(root, action)
-            if roots[i].state.is_terminal():
-                results[i] = roots[i].state.returns()
+            who = state.current_player()
+            lengths[i] += 1
+            if keep[i][who]:
+                trajectories[i].append((state.observation(), state.legal_mask(), target, who))
+            for key in trees[i]:
+                trees[i][key] = searches[key].advance(trees[i][key], action)
+            after = trees[i][id(mcts)].state
+            if after.is_terminal():
+                results[i] = after.returns()
             else:
                 still.append(i)
         active = still
@@ -88,12 +130,14 @@ def play_selfplay_games(game: Game, mcts: MCTS, num_games: int, temperature_move
             pi.append(p)
             z.append(results[i, who])
             player.append(who)
-    record = GameRecord(np.stack(obs).astype(np.float32), np.stack(legal), np.stack(pi).astype(np.float32),
+    shape, actions = game.obs_shape, game.num_actions  # a league learner may have no recorded position
+    record = GameRecord(np.stack(obs).astype(np.float32) if obs else np.zeros((0, *shape), np.float32),
+                        np.stack(legal) if legal else np.zeros((0, actions), bool),
+                        np.stack(pi).astype(np.float32) if pi else np.zeros((0, actions), np.float32),
                         np.asarray(z, np.float32), np.asarray(player, np.int8))
-    lengths = [len(t) for t in trajectories]
     stats = SelfPlayStats(num_games, len(record), float(np.mean(lengths)), float(results[:, 0].mean()),
                           time.perf_counter() - t0)
-    return record, stats
+    return record, stats, results
 
 
 def augment(game: Game, rec: GameRecord) -> GameRecord:
@@ -116,6 +160,55 @@ def network_player(game: Game, net: PolicyValueNet, simulations: int, seed: int,
     """A greedy (temperature 0, no noise) MCTS player on a frozen copy of ``net``."""
     frozen = copy.deepcopy(net).eval()
     return MCTSPlayer(game, simulations, NetworkEvaluator(frozen), seed, name=name)
+
+
+def anchor_elo(game: Game, net: PolicyValueNet, run: SelfPlayRunConfig, simulations: int, iteration: int,
+               games: int, anchor_results: dict[str, list[int]]) -> dict[str, Any]:
+    """Play ``net`` (greedy MCTS, ``simulations`` per move) against every anchor of ``run`` (both colours) and
+    fit Elo with anchors[0] = 0: the entry of an Elo curve at ``iteration`` (``games`` played so far).
+
+    ``anchor_results`` ("a|b" -> [wins, draws, losses] of a as first player) caches the anchors' games with each
+    other, played once per run, so their ratings are fixed; it is filled here and travels in checkpoints.
+    ``MatchStopped`` when a signal arrives during the games.
+    """
+    seed = run.seed * 7_919 + iteration
+    anchors: dict[str, Player] = {a: make_player(a, game, seed + k) for k, a in enumerate(run.anchors)}
+
+    def match(first: Player, second: Player, n: int, match_seed: int) -> tuple[int, int, int]:
+        return play_match(game, first, second, n, match_seed, stop=signals.stop_requested)
+
+    for i, a in enumerate(run.anchors):
+        for b in run.anchors[i + 1:]:
+            if f"{a}|{b}" not in anchor_results:
+                ab = match(anchors[a], anchors[b], run.eval_games // 2, seed + 101)
+                ba = match(anchors[b], anchors[a], run.eval_games - run.eval_games // 2, seed + 102)
+                anchor_results[f"{a}|{b}"], anchor_results[f"{b}|{a}"] = list(ab), list(ba)
+    me = network_player(game, net, simulations, seed + 103, "alphazero")
+    vs: dict[str, list[int]] = {}
+    for k, (name, bot) in enumerate(anchors.items()):
+        first = match(me, bot, run.eval_games // 2, seed + 200 + k)
+        second = match(bot, me, run.eval_games - run.eval_games // 2, seed + 300 + k)
+        vs[name] = [first[0] + second[2], first[1] + second[1], first[2] + second[0]]  # W, D, L of alphazero
+    names = [*run.anchors, "alphazero"]
+    wins = np.zeros((len(names), len(names)))  # wins[i, j]: points (win 1, draw 1/2) of i against j
+    played = np.zeros_like(wins)
+    for key, (w, d, lo) in anchor_results.items():
+        a, b = key.split("|")
+        i, j = names.index(a), names.index(b)
+        wins[i, j] += w + 0.5 * d
+        wins[j, i] += lo + 0.5 * d
+        played[i, j] += w + d + lo
+        played[j, i] += w + d + lo
+    me_i = len(names) - 1
+    for name, (w, d, lo) in vs.items():
+        j = names.index(name)
+        wins[me_i, j] += w + 0.5 * d
+        wins[j, me_i] += lo + 0.5 * d
+        played[me_i, j] += w + d + lo
+        played[j, me_i] += w + d + lo
+    ratings, ci = fit_elo(names, wins, played, anchor=run.anchors[0])
+    return {"iteration": iteration, "games": games, "elo": float(ratings["alphazero"]),
+            "elo_ci95": float(ci["alphazero"]), "vs": vs, "anchor_elo": {a: float(ratings[a]) for a in run.anchors}}
 
 
 class SelfPlayTrainer:
@@ -194,47 +287,8 @@ class SelfPlayTrainer:
 
     def _evaluate(self) -> dict[str, Any]:
         s = self.cfg.selfplay
-        sims = s.eval_simulations or self.cfg.mcts.num_simulations
-        seed = s.seed * 7_919 + self.iteration
-        anchors: dict[str, Player] = {a: make_player(a, self.game, seed + k) for k, a in enumerate(s.anchors)}
-
-        def match(first: Player, second: Player, n: int, match_seed: int) -> tuple[int, int, int]:
-            return play_match(self.game, first, second, n, match_seed, stop=signals.stop_requested)
-
-        # Anchors play each other once per run (cached in the checkpoint), so their ratings are fixed.
-        for i, a in enumerate(s.anchors):
-            for b in s.anchors[i + 1:]:
-                if f"{a}|{b}" not in self.anchor_results:
-                    ab = match(anchors[a], anchors[b], s.eval_games // 2, seed + 101)
-                    ba = match(anchors[b], anchors[a], s.eval_games - s.eval_games // 2, seed + 102)
-                    self.anchor_results[f"{a}|{b}"], self.anchor_results[f"{b}|{a}"] = list(ab), list(ba)
-        me = network_player(self.game, self.net, sims, seed + 103, "alphazero")
-        vs: dict[str, list[int]] = {}
-        for k, (name, bot) in enumerate(anchors.items()):
-            first = match(me, bot, s.eval_games // 2, seed + 200 + k)
-            second = match(bot, me, s.eval_games - s.eval_games // 2, seed + 300 + k)
-            vs[name] = [first[0] + second[2], first[1] + second[1], first[2] + second[0]]  # W, D, L of alphazero
-        names = [*s.anchors, "alphazero"]
-        wins = np.zeros((len(names), len(names)))  # wins[i, j]: points (win 1, draw 1/2) of i against j
-        games = np.zeros_like(wins)
-        for key, (w, d, lo) in self.anchor_results.items():
-            a, b = key.split("|")
-            i, j = names.index(a), names.index(b)
-            wins[i, j] += w + 0.5 * d
-            wins[j, i] += lo + 0.5 * d
-            games[i, j] += w + d + lo
-            games[j, i] += w + d + lo
-        me_i = len(names) - 1
-        for name, (w, d, lo) in vs.items():
-            j = names.index(name)
-            wins[me_i, j] += w + 0.5 * d
-            wins[j, me_i] += lo + 0.5 * d
-            games[me_i, j] += w + d + lo
-            games[j, me_i] += w + d + lo
-        ratings, ci = fit_elo(names, wins, games, anchor=s.anchors[0])
-        entry = {"iteration": self.iteration, "games": self.games, "elo": float(ratings["alphazero"]),
-                 "elo_ci95": float(ci["alphazero"]), "vs": vs,
-                 "anchor_elo": {a: float(ratings[a]) for a in s.anchors}}
+        entry = anchor_elo(self.game, self.net, s, s.eval_simulations or self.cfg.mcts.num_simulations,
+                           self.iteration, self.games, self.anchor_results)
         self.elo_history.append(entry)
         return entry
 
