@@ -46,12 +46,26 @@ def one_line(text: str) -> str:
     """The reason line of tyro's error box (drawn with unicode, ASCII or no borders at all).
 
     The box title (``Value error``, ``Unrecognized options``) is skipped in favour of the first
-    line that carries a reason (``Error parsing --agent.lr: ...``).
+    line that carries a reason (``Error parsing --agent.lr: ...``). A reason without a colon (``invalid choice
+    'x' for argument '--league.weighting'. Expected one of (...)``) is the box's first paragraph, its wrapped
+    lines joined.
     """
     lines = []
+    paragraph: list[str] = []  # the first paragraph inside the box, below its title
+    in_paragraph = True
     for line in text.splitlines():
-        clean = line.strip().strip("│|╭╮╰╯").strip()
+        raw = line.strip()
+        clean = raw.strip("│|╭╮╰╯").strip()
+        border = raw.startswith(("╭", "╰")) or not clean or set(clean) <= set("─-+ ")
         if clean and not set(clean) <= set("─-+ ") and not clean.startswith("usage"):
             lines.append(re.sub(r"\s+", " ", clean))
+        if border and paragraph:
+            in_paragraph = False
+        elif not border and in_paragraph and not clean.startswith(("usage", "For full helptext")):
+            paragraph.append(re.sub(r"\s+", " ", clean))
     reasons = [line for line in lines if ":" in line and "helptext" not in line]
-    return reasons[0] if reasons else (lines[0] if lines else "invalid arguments")
+    if reasons:
+        return reasons[0]
+    if paragraph:
+        return " ".join(paragraph)
+    return lines[0] if lines else "invalid arguments"
