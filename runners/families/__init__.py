@@ -9,6 +9,7 @@
     pg.py, pg_presets.py                    policy gradients (REINFORCE, PPO)
     imitation_presets.py                    behaviour cloning and GAIL (policy-gradient configs with demos)
     selfplay.py                             AlphaZero self-play
+    league.py                               AlphaZero leagues (AlphaStar roles, PFSP)
 
 Nothing here imports a trainer or Ray: the registry names trainers as ``"module:function"`` entry points.
 """

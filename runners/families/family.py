@@ -20,10 +20,10 @@ def _always(cfg: Any) -> bool:
 @dataclass(frozen=True)
 class Family:
     name: str
-    """Short name: dqn, pg, imitation, selfplay."""
+    """Short name: dqn, pg, imitation, selfplay, league."""
     title: str
     """What a run of this family is called in messages ("a DQN-family run")."""
-    command: Literal["train", "selfplay"]
+    command: Literal["train", "selfplay", "league"]
     """The ``arena`` command that starts its runs."""
     config: type
     """Its config class (a frozen dataclass; tyro builds the command's options from it)."""

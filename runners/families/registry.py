@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runners.families import dqn_presets, imitation_presets, pg_presets, selfplay
+from runners.families import dqn_presets, imitation_presets, league, pg_presets, selfplay
 from runners.families.dqn import TrainConfig
 from runners.families.family import Family
 from runners.families.pg import PGTrainConfig
 
-FAMILIES: tuple[Family, ...] = (dqn_presets.FAMILY, pg_presets.FAMILY, imitation_presets.FAMILY, selfplay.FAMILY)
+FAMILIES: tuple[Family, ...] = (dqn_presets.FAMILY, pg_presets.FAMILY, imitation_presets.FAMILY, selfplay.FAMILY,
+                                league.FAMILY)
 
 AnyTrainConfig = TrainConfig | PGTrainConfig
 """The configs ``arena train`` runs (the DQN, policy-gradient and imitation families)."""
@@ -23,7 +24,7 @@ DEFAULT_PRESET = "dqn-cartpole"
 
 
 def presets(command: str = "train") -> dict[str, Callable[[], Any]]:
-    """Every preset the ``arena`` command ``command`` (train or selfplay) runs, in registration order."""
+    """Every preset the ``arena`` command ``command`` (train, selfplay or league) runs, in registration order."""
     return {name: fn for f in FAMILIES if f.command == command for name, fn in f.presets.items()}
 
 

@@ -139,4 +139,4 @@ FAMILY = Family(name="selfplay", title="self-play", command="selfplay", config=S
                 presets=SELFPLAY_PRESETS, trainer="runners.selfplay.run:run_selfplay_local",
                 ray_trainer="runners.distributed.selfplay:run_selfplay_ray",
                 resume_fixed=("preset", "game", "torso.", "agent.value_hidden", "agent.optimizer"),
-                accepts_saved=lambda data: "game" in data or "selfplay" in data)
+                accepts_saved=lambda data: ("game" in data or "selfplay" in data) and "league" not in data)

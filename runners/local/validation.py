@@ -5,7 +5,8 @@ this module walks a (nested) config dataclass, checks each value's type against 
 ``config.json`` may hold ``"batch_size": "abc"``) and its constraints, and raises a one-line ``ConfigError``
 naming the command-line flag (``--agent.lr must be > 0 (got -1.0)``). A few rules that need more than one
 field, or the machine, follow: the torch device, Atari/MinAtar-only env options, Ray workers against the local
-CPUs, self-play anchors, and (``check_replay_memory``, once the env's observation shape is known) replay RAM.
+CPUs, self-play and league anchors, the league's opponent mix, and (``check_replay_memory``, once the env's
+observation shape is known) replay RAM.
 Cross-field rules that need a built env stay with their runners (``runners.local.dqn.validate_dqn``, ...).
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from agents.constraints import check_fields
 from agents.errors import ConfigError
 from runners.families.dqn import TrainConfig
+from runners.families.league import LeagueConfig
 from runners.families.pg import PGTrainConfig
 from runners.families.selfplay import SelfPlayConfig
 
@@ -40,10 +42,12 @@ def validate_config(cfg: Any) -> None:
         d = cfg.distributed
         _check_device(cfg.runner.device, here=d.kind == "local" or d.ray_address is None)
         _check_env_options(cfg)
-    if isinstance(cfg, TrainConfig | PGTrainConfig | SelfPlayConfig):
+    if isinstance(cfg, TrainConfig | PGTrainConfig | SelfPlayConfig | LeagueConfig):
         _check_workers(cfg)
-    if isinstance(cfg, SelfPlayConfig):
+    if isinstance(cfg, SelfPlayConfig | LeagueConfig):
         _check_anchors(cfg)
+    if isinstance(cfg, LeagueConfig):
+        _check_league(cfg)
 
 
 # --- rules that need more than one field, or the machine -------------------------------------------------------
@@ -103,6 +107,17 @@ def _check_anchors(cfg: Any) -> None:
     game = make_game(cfg.game)
     for spec in cfg.selfplay.anchors:
         make_player(spec, game, 0)  # GameError names the valid forms
+
+
+def _check_league(cfg: LeagueConfig) -> None:
+    """The main agents' opponent mix is a distribution; a league has no gating (its pool replaces it)."""
+    lg = cfg.league
+    mix = (lg.main_pfsp, lg.main_selfplay, lg.main_vs_exploiters)
+    if abs(sum(mix) - 1.0) > 1e-9:
+        raise ConfigError(f"--league.main-pfsp + --league.main-selfplay + --league.main-vs-exploiters must sum to 1 "
+                          f"(got {' + '.join(map(str, mix))} = {sum(mix):g})")
+    if cfg.selfplay.gating:
+        raise ConfigError("--selfplay.gating is not used by leagues: their pool of snapshots replaces it")
 
 
 def check_creatable_dir(path: Path, flag: str) -> None:
