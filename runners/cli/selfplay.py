@@ -23,7 +23,7 @@ def cmd_selfplay(argv: Sequence[str]) -> int:
         run_dir = Path(resume)
         if not (run_dir / "checkpoints" / "latest.pt").is_file() and (run_dir / "config.json").is_file():
             raise CheckpointError(f"{run_dir} holds no checkpoint to resume from")
-        saved = saved_run_config(run_dir, selfplay=True)  # config.json checked against the checkpoint's config
+        saved = saved_run_config(run_dir, command="selfplay")  # config.json checked against the checkpoint's config
         cfg = parse(SelfPlayConfig, args, "arena selfplay --resume RUN_DIR", default=saved)
         if cfg.game != saved.game:
             raise CheckpointError(f"run {run_dir} was trained on {saved.game}; it cannot resume on {cfg.game}")

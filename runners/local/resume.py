@@ -32,8 +32,9 @@ def checkpoint_config(run_dir: Path) -> dict[str, Any]:
     return dict(ckpt["config"])
 
 
-def saved_run_config(run_dir: Path, selfplay: bool = False) -> Any:
-    """``run_dir``'s ``config.json`` as its config class, checked against the checkpoint's own saved config.
+def saved_run_config(run_dir: Path, command: str = "train") -> Any:
+    """``run_dir``'s ``config.json`` as its config class, checked against the checkpoint's own saved config;
+    ``command`` (train, selfplay, league) is the ``arena`` command resuming it, which must be its family's.
 
     Raises:
         CheckpointError: no or unreadable config.json or checkpoint; config.json not a full config of the
@@ -41,7 +42,7 @@ def saved_run_config(run_dir: Path, selfplay: bool = False) -> Any:
     """
     path = run_dir / "config.json"
     if not path.is_file():
-        what = "self-play run directory" if selfplay else "run directory"
+        what = {"selfplay": "self-play run directory", "league": "league run directory"}.get(command, "run directory")
         raise CheckpointError(f"{run_dir} is not an arena {what} (no config.json)")
     try:
         data = json.loads(path.read_text())
@@ -54,7 +55,7 @@ def saved_run_config(run_dir: Path, selfplay: bool = False) -> Any:
         _check_complete(data, saved, path)
     _check_same_run(data, saved, path)
     kind = family_of_saved(saved)
-    if (kind.command == "selfplay") != selfplay:
+    if kind.command != command:
         raise CheckpointError(f"{run_dir} is a {kind.title} run: resume it with arena {kind.command} --resume "
                               f"{run_dir}")
     _check_complete(data, saved, path)
