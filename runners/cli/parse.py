@@ -47,25 +47,28 @@ def one_line(text: str) -> str:
 
     The box title (``Value error``, ``Unrecognized options``) is skipped in favour of the first
     line that carries a reason (``Error parsing --agent.lr: ...``). A reason without a colon (``invalid choice
-    'x' for argument '--league.weighting'. Expected one of (...)``) is the box's first paragraph, its wrapped
-    lines joined.
+    'x' for argument '--league.weighting'. Expected one of (...)``) is the box's first paragraph below the
+    title, its wrapped lines joined.
     """
     lines = []
-    paragraph: list[str] = []  # the first paragraph inside the box, below its title
-    in_paragraph = True
+    paragraphs: list[list[str]] = [[]]  # content between borders and separator lines
     for line in text.splitlines():
         raw = line.strip()
         clean = raw.strip("│|╭╮╰╯").strip()
-        border = raw.startswith(("╭", "╰")) or not clean or set(clean) <= set("─-+ ")
+        rule = not clean or set(clean) <= set("─-+ ") or raw.startswith(("╭", "╰"))
         if clean and not set(clean) <= set("─-+ ") and not clean.startswith("usage"):
             lines.append(re.sub(r"\s+", " ", clean))
-        if border and paragraph:
-            in_paragraph = False
-        elif not border and in_paragraph and not clean.startswith(("usage", "For full helptext")):
-            paragraph.append(re.sub(r"\s+", " ", clean))
+        if rule:
+            if paragraphs[-1]:
+                paragraphs.append([])
+        elif not clean.startswith(("usage", "For full helptext")):
+            paragraphs[-1].append(re.sub(r"\s+", " ", clean))
     reasons = [line for line in lines if ":" in line and "helptext" not in line]
     if reasons:
         return reasons[0]
-    if paragraph:
-        return " ".join(paragraph)
+    texts = [" ".join(p) for p in paragraphs if p]
+    if len(texts) > 1 and len(paragraphs[0]) == 1 and len(texts[0].split()) <= 4:
+        texts = texts[1:]  # a title above a rule (tyro without box borders)
+    if texts:
+        return texts[0]
     return lines[0] if lines else "invalid arguments"
