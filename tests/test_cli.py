@@ -10,6 +10,7 @@ import pytest
 
 from runners.api import train
 from runners.cli.main import main
+from runners.families.league import LEAGUE_PRESETS
 from runners.families.registry import PRESETS
 from runners.families.selfplay import SELFPLAY_PRESETS
 from tests.helpers import quick
@@ -36,8 +37,8 @@ def test_help_and_presets(capsys: pytest.CaptureFixture[str]) -> None:
     assert "train" in capsys.readouterr().out
     assert main(["presets"]) == 0
     out = [line.strip() for line in capsys.readouterr().out.strip().splitlines()]
-    names = [*PRESETS, *SELFPLAY_PRESETS]
-    assert len(out) == len(names) + 2  # two headings: arena train, arena selfplay
+    names = [*PRESETS, *SELFPLAY_PRESETS, *LEAGUE_PRESETS]
+    assert len(out) == len(names) + 3  # three headings: arena train, arena selfplay, arena league
     assert all(any(line.startswith(name + " ") for line in out) for name in names)
     with pytest.raises(SystemExit) as e:
         main(["train", "rainbow-atari", "--help"])
