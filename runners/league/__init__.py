@@ -8,9 +8,14 @@
     roles.py    ``Roster`` (who is in the league) and the roles ``MainAgent``, ``MainExploiter``,
                 ``LeagueExploiter``: whom to play next, when to snapshot, whether to reset
 
-Everything here is pure numpy / Python bookkeeping with explicit ``np.random.Generator``s and plain-type
-``state_dict``s (they go into ``weights_only`` torch checkpoints). The exact exploitability of a fixed
+payoff.py, pfsp.py and roles.py are pure numpy / Python bookkeeping with explicit ``np.random.Generator``s and
+plain-type ``state_dict``s (they go into ``weights_only`` torch checkpoints). The exact exploitability of a fixed
 policy in a small game, the league's ground-truth metric, is ``agents.bots.best_response``.
 
-Still to come: the league trainer (learners, actors and snapshots wired to these rules) and its CLI.
+    trainer.py      ``LeagueTrainer``: learners (network, optimiser, window, role), the pool of snapshots and the
+                    payoff matrix; one ``iterate`` plays and trains every learner, then snapshots and resets
+    run.py          ``run_league_local``: one league run in one process (logs, checkpoints, signals, resume)
+    checkpoint.py   league checkpoints (``latest.pt``: the whole league; ``model.pt``: the first main agent)
+
+Still to come: a Ray league (learners and game workers as actors).
 """
