@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -179,3 +183,35 @@ def test_cli_league_end_to_end_and_resume(tmp_path: Path, capsys: pytest.Capture
     assert "arena league --resume" in capsys.readouterr().err
     assert main(["presets"]) == 0
     assert "arena league PRESET:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_checkpoints_the_league_then_exits_128_plus_signum(tmp_path: Path, sig: int, code: int) -> None:
+    run_dir = tmp_path / "run"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runners.cli", "league", "--selfplay.iterations", "100000",
+         "--selfplay.games-per-iteration", "2", "--mcts.num-simulations", "4", "--selfplay.eval-every", "0",
+         "--selfplay.min-positions", "1", "--agent.batch-size", "8", "--selfplay.checkpoint-every", "0",
+         "--log.wandb", "off", "--log.no-progress", "--log.run-dir", str(run_dir)],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = run_dir / "metrics.jsonl"
+    end = time.monotonic() + 90
+    while not (metrics.is_file() and '"kind": "iteration"' in metrics.read_text()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < end, "the league did not start"
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "interrupted: resume with arena league --resume" in err
+    assert load(run_dir / "checkpoints" / "latest.pt")["trainer"]["iteration"] >= 1
+
+
+def test_resume_refuses_a_different_league(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run_league(tiny(run, iterations=1, eval_every=0), run)
+    capsys.readouterr()
+    assert main(["league", "--resume", str(run), "--league.main-exploiters", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "arena: error: --league.main-exploiters cannot change on resume (saved 1, given 2)", err
