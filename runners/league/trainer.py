@@ -21,7 +21,6 @@ step and anchor Elo are self-play's (``runners.selfplay.trainer``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +46,7 @@ from runners.league.roles import (
     SnapshotRule,
 )
 from runners.selfplay.match import MatchStopped
-from runners.selfplay.trainer import anchor_elo, augment, play_games
+from runners.selfplay.trainer import anchor_elo, augment, play_games, train_on_window
 
 Weights = dict[str, torch.Tensor]
 
@@ -184,13 +183,9 @@ class LeagueTrainer:
                                "positions_per_s": stats.positions / max(stats.seconds, 1e-9),
                                "selfplay_s": stats.seconds}
         if len(learner.buffer) >= s.min_positions and s.train_steps_per_iteration > 0:
-            t0 = time.perf_counter()
-            outs = [learner.learner.step(learner.buffer.sample(self.cfg.agent.batch_size, self.rng))
-                    for _ in range(s.train_steps_per_iteration)]
-            for key in outs[0].metrics:
-                row[key] = float(np.mean([o.metrics[key] for o in outs]))
-            row["train_s"] = time.perf_counter() - t0
-            learner.steps += len(outs)
+            row.update(train_on_window(learner.learner, learner.buffer, s.train_steps_per_iteration,
+                                       self.cfg.agent.batch_size, self.rng))
+            learner.steps += s.train_steps_per_iteration
             learner.evaluator.clear_cache()  # the weights changed: cached evaluations are stale
         return row
 

@@ -156,6 +156,17 @@ def augment(game: Game, rec: GameRecord) -> GameRecord:
                       np.asarray(z, np.float32), np.asarray(player, np.int8))
 
 
+def train_on_window(learner: AlphaZeroLearner, buffer: PositionBuffer, steps: int, batch_size: int,
+                    rng: np.random.Generator) -> dict[str, float]:
+    """``steps`` gradient steps on minibatches drawn uniformly from ``buffer``: each metric's mean over the steps
+    (none for 0 steps) and ``train_s``."""
+    t0 = time.perf_counter()
+    outs = [learner.step(buffer.sample(batch_size, rng)) for _ in range(steps)]
+    metrics = {key: float(np.mean([o.metrics[key] for o in outs])) for key in (outs[0].metrics if outs else ())}
+    metrics["train_s"] = time.perf_counter() - t0
+    return metrics
+
+
 def network_player(game: Game, net: PolicyValueNet, simulations: int, seed: int, name: str) -> MCTSPlayer:
     """A greedy (temperature 0, no noise) MCTS player on a frozen copy of ``net``."""
     frozen = copy.deepcopy(net).eval()
@@ -245,12 +256,8 @@ class SelfPlayTrainer:
                                      "game_length": stats.mean_length, "first_player_score": stats.first_player_score,
                                      "selfplay_s": stats.seconds}
         if len(self.buffer) >= s.min_positions:
-            t0 = time.perf_counter()
-            outs = [self.learner.step(self.buffer.sample(self.cfg.agent.batch_size, self.rng))
-                    for _ in range(s.train_steps_per_iteration)]
-            for key in outs[0].metrics:
-                metrics[key] = float(np.mean([o.metrics[key] for o in outs]))
-            metrics["train_s"] = time.perf_counter() - t0
+            metrics.update(train_on_window(self.learner, self.buffer, s.train_steps_per_iteration,
+                                           self.cfg.agent.batch_size, self.rng))
             if self.best is None:
                 self.evaluator.clear_cache()  # the weights changed: cached evaluations are stale
             else:
