@@ -215,3 +215,14 @@ def test_resume_refuses_a_different_league(tmp_path: Path, capsys: pytest.Captur
     assert main(["league", "--resume", str(run), "--league.main-exploiters", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "arena: error: --league.main-exploiters cannot change on resume (saved 1, given 2)", err
+
+
+def test_league_connect4_preset_runs(tmp_path: Path) -> None:
+    cfg = LEAGUE_PRESETS["league-connect4"]()
+    cfg = replace(cfg, agent=replace(cfg.agent, batch_size=8), mcts=replace(cfg.mcts, num_simulations=4),
+                  selfplay=replace(cfg.selfplay, iterations=1, games_per_iteration=2, train_steps_per_iteration=1,
+                                   min_positions=1, eval_every=0),
+                  league=replace(cfg.league, snapshot_every=1),
+                  log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
+    result = run_league(cfg, tmp_path)
+    assert result.iterations == 1 and result.pool == 3 and result.games == 6
