@@ -1,4 +1,4 @@
-"""What ``arena train`` and ``arena selfplay`` share: ``--resume``, the Ray flags' short spellings, new run dirs."""
+"""What ``arena train``, ``selfplay`` and ``league`` share: ``--resume``, Ray flags' short spellings, new run dirs."""
 
 from __future__ import annotations
 
