@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from agents.constraints import AllowInf
 from agents.errors import ConfigError
 from runners.cli.main import main
+from runners.families.league import LEAGUE_PRESETS
 from runners.families.registry import PRESETS
 from runners.families.selfplay import SELFPLAY_PRESETS
 from runners.local.validation import validate_config
@@ -62,7 +63,8 @@ def _bare(hint: Any) -> Any:
 
 
 CASES = [("train", name, field) for name, fn in PRESETS.items() for field in _numeric_fields(fn())] + \
-        [("selfplay", name, field) for name, fn in SELFPLAY_PRESETS.items() for field in _numeric_fields(fn())]
+        [("selfplay", name, field) for name, fn in SELFPLAY_PRESETS.items() for field in _numeric_fields(fn())] + \
+        [("league", name, field) for name, fn in LEAGUE_PRESETS.items() for field in _numeric_fields(fn())]
 EDGE = ["nan", "inf", "-inf", "0", "-0.0", "-1", "-100", "1e-300", "0.5", "1", "2", "1e30", "-1e30", "1e14",
         str(10**14), str(2**70), str(-(2**70)), "abc", ""]
 VALUES = st.one_of(st.sampled_from(EDGE), st.integers(-(10**20), 10**20).map(str),
@@ -88,6 +90,7 @@ def test_numeric_options_are_refused_in_one_line_or_validate(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("runners.cli.train.train", _stub)
     monkeypatch.setattr("runners.cli.selfplay.run_selfplay", _stub)
+    monkeypatch.setattr("runners.cli.league.run_league", _stub)
     command, preset, (flag, path, kind) = case
     given_values = values if kind is tuple else values[:1]
     run = tmp_path / "run"
@@ -109,7 +112,7 @@ def test_numeric_options_are_refused_in_one_line_or_validate(
 # field of any preset either validates or raises ConfigError (the Python API and resumed configs go this way).
 NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(2**80), 2**80),
                     st.sampled_from([None, "abc", True, (), (0,), (-1, 64)]))
-PRESET_CONFIGS = [*PRESETS.values(), *SELFPLAY_PRESETS.values()]
+PRESET_CONFIGS = [*PRESETS.values(), *SELFPLAY_PRESETS.values(), *LEAGUE_PRESETS.values()]
 
 
 @settings(max_examples=150, deadline=None)
