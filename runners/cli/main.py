@@ -37,6 +37,7 @@ commands:
   plot RUN_DIR...              plot learning curves of one or more runs to a PNG
   selfplay [PRESET] [overrides]  AlphaZero self-play (default: alphazero-tictactoe); --resume RUN_DIR continues
   league [PRESET] [overrides]  an AlphaZero league, one process (default: league-tictactoe); --resume RUN_DIR
+  exploit TARGET [PRESET]      train a fresh exploiter against a frozen agent; --resume RUN_DIR continues
   tournament --game G PLAYER...  round robin between bots and checkpoints, Elo ratings with 95% CIs
   play --game G PLAYER         play a bot in the terminal
   record CHECKPOINT --out NAME record expert episodes as a local Minari dataset (for --demos)
@@ -56,7 +57,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "train": _command("train", "cmd_train"), "eval": _command("evaluate", "cmd_eval"),
     "presets": _command("presets", "cmd_presets"), "plot": _command("plot", "cmd_plot"),
     "selfplay": _command("selfplay", "cmd_selfplay"), "league": _command("league", "cmd_league"),
-    "tournament": _command("tournament", "cmd_tournament"),
+    "exploit": _command("exploit", "cmd_exploit"), "tournament": _command("tournament", "cmd_tournament"),
     "play": _command("play", "cmd_play"), "record": _command("record", "cmd_record"),
 }
 

@@ -154,8 +154,14 @@ class LeagueTrainer:
                     self.reset(learner)
         return rows
 
-    def play_and_train(self, learner: LeagueLearner, opponent: str) -> dict[str, Any]:
-        """``learner``'s games against ``opponent`` (half as each colour), then its training steps."""
+    def play_and_train(self, learner: LeagueLearner, opponent: str, opponent_search: MCTS | None = None
+                       ) -> dict[str, Any]:
+        """``learner``'s games against ``opponent`` (half as each colour), then its training steps.
+
+        ``opponent_search``: an opponent from outside the league (``arena exploit``'s frozen target, registered
+        in the payoff matrix as ``opponent``) searching with its own network and settings; it plays greedily
+        (no temperature, no random openings; its settings decide its root noise), as it is evaluated.
+        """
         s = self.cfg.selfplay
         n = s.games_per_iteration
         learner.evaluator.clear_cache()  # evaluations cached in an earlier iteration: resumed runs start without
@@ -164,13 +170,16 @@ class LeagueTrainer:
             record, stats, results = play_games(self.game, [(learner.mcts, learner.mcts)] * n, s.temperature_moves,
                                                 self.rng, s.random_opening_moves)
         else:
-            self.opponent_evaluator.load_weights(self.pool[opponent] if opponent in self.pool
-                                                 else self.by_name[opponent].net.state_dict())
+            if opponent_search is None:
+                self.opponent_evaluator.load_weights(self.pool[opponent] if opponent in self.pool
+                                                     else self.by_name[opponent].net.state_dict())
             seats = [0] * (n - n // 2) + [1] * (n // 2)
-            mine, theirs = learner.mcts, self.opponent_mcts
+            mine, theirs = learner.mcts, opponent_search or self.opponent_mcts
             sides = [(mine, theirs) if seat == 0 else (theirs, mine) for seat in seats]
+            frozen = [(seat == 1, seat == 0) if opponent_search is not None else (False, False) for seat in seats]
             record, stats, results = play_games(self.game, sides, s.temperature_moves, self.rng,
-                                                s.random_opening_moves, [(seat == 0, seat == 1) for seat in seats])
+                                                s.random_opening_moves, [(seat == 0, seat == 1) for seat in seats],
+                                                frozen)
         score = results[np.arange(n), seats]  # [n] the learner's result in each game
         wins, draws, losses = int((score > 0).sum()), int((score == 0).sum()), int((score < 0).sum())
         self.payoff.record(learner.name, opponent, wins, draws, losses)  # a game against itself is ignored

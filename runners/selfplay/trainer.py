@@ -62,8 +62,8 @@ def play_selfplay_games(game: Game, mcts: MCTS, num_games: int, temperature_move
 
 
 def play_games(game: Game, sides: Sequence[tuple[MCTS, MCTS]], temperature_moves: int, rng: np.random.Generator,
-               random_moves: int = 0, recorded: Sequence[tuple[bool, bool]] | None = None
-               ) -> tuple[GameRecord, SelfPlayStats, np.ndarray]:
+               random_moves: int = 0, recorded: Sequence[tuple[bool, bool]] | None = None,
+               greedy: Sequence[tuple[bool, bool]] | None = None) -> tuple[GameRecord, SelfPlayStats, np.ndarray]:
     """Play one game per entry of ``sides`` at once, each side searching (with root noise) with its own MCTS.
 
     Args:
@@ -74,6 +74,8 @@ def play_games(game: Game, sides: Sequence[tuple[MCTS, MCTS]], temperature_moves
         rng: move sampling (search noise comes from each MCTS's own generator).
         random_moves: leading moves drawn uniformly from the legal ones (still searched and recorded).
         recorded: per game, whether player 0's and player 1's positions become training targets (default all).
+        greedy: per game, whether player 0 and player 1 play their most visited move from the first move on (no
+            temperature, no random opening moves): a frozen opponent playing as it is evaluated (default none).
 
     Returns:
         The recorded positions with their targets, statistics over every game, and the results
@@ -88,6 +90,7 @@ def play_games(game: Game, sides: Sequence[tuple[MCTS, MCTS]], temperature_moves
         trees.append({id(m): m.new_root(start) for m in (m0, m1)})
     searches = {id(m): m for pair in sides for m in pair}
     keep = recorded if recorded is not None else [(True, True)] * num_games
+    frozen = greedy if greedy is not None else [(False, False)] * num_games
     trajectories: list[list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]] = [[] for _ in range(num_games)]
     results = np.zeros((num_games, 2), np.float32)
     lengths = np.zeros(num_games, np.int64)  # moves per game (trajectories may hold one side's only)
@@ -105,12 +108,14 @@ def play_games(game: Game, sides: Sequence[tuple[MCTS, MCTS]], temperature_moves
             root = trees[i][id(mcts)]
             state = root.state
             target = mcts.policy(root, 1.0)  # [A] visit distribution: the training target pi
-            if state.move_number() < random_moves:
+            who = state.current_player()
+            if frozen[i][who]:
+                action = sample_action(mcts.policy(root, 0.0), rng)
+            elif state.move_number() < random_moves:
                 action = int(rng.choice(np.flatnonzero(state.legal_mask())))
             else:
-                greedy = state.move_number() >= temperature_moves
-                action = sample_action(mcts.policy(root, 0.0) if greedy else target, rng)
-            who = state.current_player()
+                late = state.move_number() >= temperature_moves
+                action = sample_action(mcts.policy(root, 0.0) if late else target, rng)
             lengths[i] += 1
             if keep[i][who]:
                 trajectories[i].append((state.observation(), state.legal_mask(), target, who))
