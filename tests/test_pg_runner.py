@@ -170,7 +170,7 @@ def test_cli_train_and_resume_pg(tmp_path: Path, capsys: pytest.CaptureFixture[s
     (["train", "reinforce-cartpole", "--env.id", "ale:pong"], "REINFORCE learns from whole episodes"),
     (["train", "ppo-atari", "--env.id", "CartPole-v1"], "not an Atari env"),
     (["train", "ppo-pendulum", "--env.id", "CartPole-v1"], "continuous actions"),
-    (["train", "ppo-cartpole", "--algo", "a2c"], "Invalid choice"),
+    (["train", "ppo-cartpole", "--algo", "a2c"], "invalid choice 'a2c' for argument '--algo'"),
     (["train", "ppo-cartpole", "--agent.lr", "1e-3"], "Unrecognized"),
     (["train", "ppo-cartpole", "--ppo.lr", "fast"], "--ppo.lr"),
     (["train", "dqn-cartpole", "--env.id", "Pendulum-v1"], "DQN needs discrete actions"),
