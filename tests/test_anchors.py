@@ -128,3 +128,17 @@ def test_bad_ladders_are_one_line_and_exit_2(command: str, flags: list[str], nee
     err = capsys.readouterr().err.strip()
     assert err.startswith("arena: error:") and "\n" not in err and needle in err, err
     assert not (run / "checkpoints").exists()
+
+
+def test_league_elo_goes_to_an_offline_wandb_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The learners' league Elo as scalars, every fit as a table and league_elo.png, in an offline run (no network)."""
+    from dataclasses import replace
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = tiny_league(tmp_path, iterations=2, eval_every=0)
+    run_league(replace(cfg, log=replace(cfg.log, wandb="offline")), tmp_path)
+    offline = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    logged = b"".join(f.read_bytes() for f in offline[0].rglob("*.wandb"))
+    for key in (b"league_elo/main0", b"league_elo_ci95/league_exploiter0", b"league/elo", b"league/elo_plot"):
+        assert key in logged, key
