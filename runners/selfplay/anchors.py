@@ -8,7 +8,7 @@ the agent scored at least ``grow_margin`` against the strongest anchor (highest 
 others once, like the fixed anchors (``anchor_elo``'s cache), so every rating stays on the one scale, the first
 fixed anchor at 0. The grown anchors are a plain ``list[str]`` that travels in the trainers' checkpoints.
 
-This module knows no trainer: the self-play and league trainers call ``next_rung`` after each evaluation.
+This module knows no trainer: the self-play and league trainers call ``grow`` after each evaluation.
 """
 
 from __future__ import annotations
