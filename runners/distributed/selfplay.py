@@ -107,6 +107,7 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
         self.games = 0
         self.elo_history: list[dict[str, Any]] = []
         self.anchor_results: dict[str, list[int]] = {}
+        self.grown_anchors: list[str] = []  # the inherited evaluate grows them (runners.selfplay.anchors)
         self.learner_actor: Any = cast(Any, ray.remote(SelfPlayLearner)).options(**plan.learner_options()).remote(
             cfg, plan.learner_threads, plan.learner_gpus > 0)
         self.pool: WorkerPool | None = None  # started by the first iterate: seeds mix in a resumed iteration
@@ -237,7 +238,7 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
                 "best": self.best.state_dict() if self.best is not None else None,
                 "rng": self.rng.bit_generator.state, "buffer": learner["buffer"], "learner_rng": learner["rng"],
                 "elo_history": self.elo_history, "anchor_results": self.anchor_results,
-                "game": self.game.name, "obs_shape": list(self.game.obs_shape),
+                "grown_anchors": self.grown_anchors, "game": self.game.name, "obs_shape": list(self.game.obs_shape),
                 "num_actions": self.game.num_actions, "runner": "ray"}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -250,6 +251,7 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
         self.rng.bit_generator.state = state["rng"]
         self.elo_history = list(state["elo_history"])
         self.anchor_results = {k: list(v) for k, v in state["anchor_results"].items()}
+        self.grown_anchors = [str(a) for a in state.get("grown_anchors", [])]
         self._take_report(ray.get(self.learner_actor.publish.remote()), gate=False)
         self.checkpointed = self.iteration
 

@@ -97,7 +97,8 @@ def league_tictactoe() -> LeagueConfig:
     return LeagueConfig(
         preset="league-tictactoe", game="tictactoe", agent=base.agent, mcts=base.mcts, torso=base.torso,
         selfplay=replace(base.selfplay, iterations=40, games_per_iteration=32, train_steps_per_iteration=30,
-                         min_positions=300, eval_every=10, eval_games=20, checkpoint_every=5),
+                         min_positions=300, eval_every=10, eval_games=20, checkpoint_every=5,
+                         grow_anchors="mcts:{n}", grow_start=200),  # climbs only without minimax (perfect here)
         league=LeagueOptions(snapshot_every=5))
 
 
@@ -106,7 +107,8 @@ def league_connect4() -> LeagueConfig:
     base = alphazero_connect4()
     return LeagueConfig(
         preset="league-connect4", game="connect4", agent=base.agent, mcts=base.mcts, torso=base.torso,
-        selfplay=replace(base.selfplay, games_per_iteration=32), league=LeagueOptions(snapshot_every=20))
+        selfplay=replace(base.selfplay, games_per_iteration=32, grow_anchors="mcts:{n}", grow_start=400),
+        league=LeagueOptions(snapshot_every=20))
 
 
 LEAGUE_PRESETS: dict[str, Callable[[], LeagueConfig]] = {

@@ -57,6 +57,16 @@ class SelfPlayRunConfig:
     """MCTS simulations per move when evaluating (0: the self-play number)."""
     anchors: Annotated[tuple[str, ...], MinLen(1)] = ("random", "minimax")
     """Fixed opponents for the Elo curve (player specs as in arena tournament); the first is rated 0."""
+    grow_anchors: str = ""
+    """Anchors that grow with the agent: a ladder of player specs with the strength as {n}, e.g. 'mcts:{n}' or
+    'openspiel-mcts:{n}' (empty: off). After an evaluation scoring at least grow_margin against the strongest
+    anchor, the next rung (grow_start, then times grow_factor, above any rung already an anchor) joins the anchors."""
+    grow_start: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 100
+    """Strength {n} of the ladder's first rung (simulations; depth for minimax:{n})."""
+    grow_factor: Annotated[float, Interval(gt=1, le=1_000)] = 2.0
+    """Each rung's strength over the previous one's."""
+    grow_margin: Annotated[float, Interval(ge=0, le=1)] = 0.75
+    """Score (wins + draws/2 per game) against the strongest anchor that adds the next rung."""
     checkpoint_every: Annotated[int, Interval(ge=0, le=MAX_STEPS)] = 10
     """Iterations between checkpoints (and on exit, SIGINT or SIGTERM)."""
     seed: Annotated[int, Interval(ge=0, le=MAX_SEED)] = 0

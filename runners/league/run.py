@@ -3,7 +3,8 @@
 metrics.jsonl rows (each with ``iteration``): ``learner`` (one per learner per iteration: opponent, the role's
 branch, games, wins / draws / losses, positions, loss, snapshot and reset), ``iteration`` (games so far, pool
 size, and every ``elo_every`` iterations the league's own Elo over the payoff matrix) and ``eval`` (a main
-agent's Elo against the anchors, as self-play logs it).
+agent's Elo against the anchors, as self-play logs it). At the end ``league_elo.png`` plots the league Elo fits
+(``runners.league.plots``) beside ``elo_curve.png`` (the first main agent against the anchors).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from agents.errors import ConfigError
 from runners.families.common import to_dict
 from runners.families.league import LeagueConfig
 from runners.league.checkpoint import FORMAT, save_league
+from runners.league.plots import league_elo_rows, league_elo_table, plot_league_elo
 from runners.league.trainer import LeagueTrainer
 from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, CheckpointError, load
-from runners.local.logging import close_outputs, init_wandb, print_table, trim_metrics
+from runners.local.logging import close_outputs, init_wandb, log_tables, print_table, trim_metrics
 from runners.local.resume import check_fits, load_into
 from runners.local.signals import StopFlag
+from runners.selfplay.anchors import added_message
 from runners.selfplay.run import plot_elo, saturated
 
 
@@ -83,6 +86,10 @@ class LeagueLogger:
         if league_elo is not None:
             record["league_elo"] = league_elo
         self.write(record)
+        if league_elo is not None and self.wandb is not None:  # the current learners' curves, as scalars
+            self.wandb.log({f"league_elo/{k}": league_elo[k][0] for k in trainer.by_name} |
+                           {f"league_elo_ci95/{k}": league_elo[k][1] for k in trainer.by_name},
+                           step=trainer.iteration)
         if self.bar is not None:
             main = rows[0]
             loss = f"{main['loss']:.3f}" if "loss" in main else "-"
@@ -95,8 +102,20 @@ class LeagueLogger:
             bound = " - won every anchor game: the rating is a lower bound" if saturated(entry) else ""
             self.console.log(f"{entry['player']} Elo @ iteration {entry['iteration']}: {round(entry['elo'])} ± "
                              f"{entry['elo_ci95']:.0f} (W/D/L {vs}){bound}")
+        for entry in entries:
+            if "added_anchor" in entry:
+                self.console.log(added_message(entry))
         if self.bar is not None and entries:
             self.bar.update(self.task, elo=f"{round(entries[0]['elo'])}")
+
+    def league_elo_plot(self, trainer: LeagueTrainer, run_dir: Path, title: str) -> Path | None:
+        """``league_elo.png`` from every fit in ``metrics.jsonl``, and to wandb (every fit's table and the plot)."""
+        rows = league_elo_rows(run_dir / "metrics.jsonl")  # line-buffered: every row written so far is there
+        png = plot_league_elo(rows, [x.name for x in trainer.learners], trainer.parents, run_dir / "league_elo.png",
+                              title)
+        if self.wandb is not None and png is not None:
+            log_tables(self.wandb, {"league/elo": league_elo_table(rows)}, images={"league/elo_plot": png})
+        return png
 
     def close(self) -> None:
         close_outputs(self, self.last)
@@ -158,6 +177,7 @@ def run_league_local(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, 
             save_league(trainer, run_dir, final=not interrupted)  # a signal here lets the writes finish
         first = [e for e in trainer.elo_history if e["player"] == trainer.main_agents[0].name]
         plot_elo(first, run_dir / "elo_curve.png", f"{cfg.preset} on {cfg.game}: {trainer.main_agents[0].name}")
+        logger.league_elo_plot(trainer, run_dir, f"{cfg.preset} on {cfg.game}: league Elo over the payoff matrix")
     finally:
         logger.close()
     result = LeagueResult(trainer.iteration, trainer.games, time.perf_counter() - t0,

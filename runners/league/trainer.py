@@ -45,6 +45,7 @@ from runners.league.roles import (
     Roster,
     SnapshotRule,
 )
+from runners.selfplay.anchors import grow
 from runners.selfplay.match import MatchStopped
 from runners.selfplay.trainer import anchor_elo, augment, play_games, train_on_window
 
@@ -112,6 +113,7 @@ class LeagueTrainer:
         self.games = 0
         self.elo_history: list[dict[str, Any]] = []  # anchor Elo entries of the main agents ("player" names which)
         self.anchor_results: dict[str, list[int]] = {}
+        self.grown_anchors: list[str] = []  # rungs of --selfplay.grow-anchors added so far (runners.selfplay.anchors)
 
     def _learner(self, role: MainAgent | MainExploiter | LeagueExploiter) -> LeagueLearner:
         cfg = self.cfg
@@ -221,9 +223,11 @@ class LeagueTrainer:
         sims = s.eval_simulations or self.cfg.mcts.num_simulations
         try:
             entries = [{"player": m.name, **anchor_elo(self.game, m.net, s, sims, self.iteration, self.games,
-                                                       self.anchor_results)} for m in self.main_agents]
+                                                       self.anchor_results, self.grown_anchors)}
+                       for m in self.main_agents]
         except MatchStopped:
             return None
+        grow(s, entries, self.grown_anchors)  # the best main agent earns the next rung for every main agent
         self.elo_history.extend(entries)
         return entries
 
@@ -243,6 +247,7 @@ class LeagueTrainer:
                 "parents": [list(p) for p in self.parents], "payoff": self.payoff.state_dict(),
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "elo_history": self.elo_history, "anchor_results": self.anchor_results,
+                "grown_anchors": self.grown_anchors,
                 "game": self.game.name, "obs_shape": list(self.game.obs_shape), "num_actions": self.game.num_actions}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -265,4 +270,5 @@ class LeagueTrainer:
         torch.set_rng_state(state["torch_rng"])
         self.elo_history = list(state["elo_history"])
         self.anchor_results = {k: list(v) for k, v in state["anchor_results"].items()}
+        self.grown_anchors = [str(a) for a in state.get("grown_anchors", [])]  # absent before anchors grew
         self.opponent_evaluator.clear_cache()

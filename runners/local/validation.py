@@ -100,13 +100,17 @@ def _check_workers(cfg: Any) -> None:
 
 
 def _check_anchors(cfg: Any) -> None:
-    """Self-play anchors are built at the first evaluation: a bad spec must fail before the run starts."""
+    """Self-play anchors (and the ladder of grown ones) are built at the first evaluation (or hours later): a bad
+    spec must fail before the run starts."""
     from agents.bots import make_player
     from envs.games import make_game
+    from runners.selfplay.anchors import check_ladder
 
     game = make_game(cfg.game)
     for spec in cfg.selfplay.anchors:
         make_player(spec, game, 0)  # GameError names the valid forms
+    if cfg.selfplay.grow_anchors:
+        check_ladder(cfg.selfplay.grow_anchors, game, cfg.selfplay.grow_start)
 
 
 def _check_league(cfg: LeagueConfig) -> None:

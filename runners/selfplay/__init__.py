@@ -6,5 +6,6 @@
     match.py        games between two players, many in parallel
     players.py      trained AlphaZero networks as players; ``resolve_player`` for every player spec
     tournament.py   round robins; report.py prints, writes and plots their results
+    anchors.py      anchors that grow with the agent (a ladder of ever stronger search bots)
     elo.py          Bradley-Terry Elo ratings with confidence intervals
 """

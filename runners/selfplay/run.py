@@ -18,6 +18,7 @@ from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, CheckpointError, lo
 from runners.local.logging import close_outputs, init_wandb, print_table, trim_metrics
 from runners.local.resume import check_fits, load_into
 from runners.local.signals import StopFlag
+from runners.selfplay.anchors import added_message
 from runners.selfplay.checkpoint import FORMAT, save_selfplay
 from runners.selfplay.trainer import SelfPlayTrainer
 
@@ -75,6 +76,8 @@ class SelfPlayLogger:
         bound = " - won every anchor game: the rating is a lower bound" if saturated(entry) else ""
         self.console.log(f"Elo @ iteration {entry['iteration']}: {round(entry['elo'])} ± {entry['elo_ci95']:.0f} "
                          f"(W/D/L {vs}){bound}")
+        if "added_anchor" in entry:
+            self.console.log(added_message(entry))
         if self.bar is not None:
             self.bar.update(self.task, elo=f"{round(entry['elo'])}")
 
@@ -163,9 +166,18 @@ def plot_elo(history: Sequence[dict[str, Any]], out: Path, title: str) -> Path |
         ax.plot([h["games"] for h in bounds], [h["elo"] for h in bounds], "^", ms=8, color="tab:red",
                 label="won every anchor game: a lower bound")
         ax.legend(loc="lower right", fontsize=8)
-    for name, elo in history[-1]["anchor_elo"].items():
-        ax.axhline(elo, ls="--", lw=1, color="gray")
-        ax.text(games[0], elo, f" {name}", va="bottom", fontsize=8, color="gray")
+    # One dashed line per anchor from the evaluation it first played in: grown anchors start part way along.
+    anchors: dict[str, tuple[list[int], list[float]]] = {}
+    for h in history:
+        for name, elo in h["anchor_elo"].items():
+            xs, ys = anchors.setdefault(name, ([], []))
+            xs.append(h["games"])
+            ys.append(elo)
+    for name, (xs, ys) in anchors.items():
+        if len(xs) == 1:
+            ax.plot(xs, ys, "_", ms=12, color="gray")
+        ax.plot(xs, ys, ls="--", lw=1, color="gray")
+        ax.text(xs[0], ys[0], f" {name}", va="bottom", fontsize=8, color="gray")
     ax.set_xlabel("self-play games")
     ax.set_ylabel("Elo (95% CI)")
     ax.set_title(title)

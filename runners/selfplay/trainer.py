@@ -35,6 +35,7 @@ from replay.positions import PositionBuffer
 from replay.types import GameRecord
 from runners.families.selfplay import SelfPlayConfig, SelfPlayRunConfig
 from runners.local import signals
+from runners.selfplay.anchors import grow
 from runners.selfplay.elo import fit_elo
 from runners.selfplay.match import MatchStopped, play_match
 
@@ -179,22 +180,24 @@ def network_player(game: Game, net: PolicyValueNet, simulations: int, seed: int,
 
 
 def anchor_elo(game: Game, net: PolicyValueNet, run: SelfPlayRunConfig, simulations: int, iteration: int,
-               games: int, anchor_results: dict[str, list[int]]) -> dict[str, Any]:
-    """Play ``net`` (greedy MCTS, ``simulations`` per move) against every anchor of ``run`` (both colours) and
-    fit Elo with anchors[0] = 0: the entry of an Elo curve at ``iteration`` (``games`` played so far).
+               games: int, anchor_results: dict[str, list[int]], grown: Sequence[str] = ()) -> dict[str, Any]:
+    """Play ``net`` (greedy MCTS, ``simulations`` per move) against every anchor of ``run`` and every ``grown``
+    one (``runners.selfplay.anchors``), both colours, and fit Elo with anchors[0] = 0: the entry of an Elo curve
+    at ``iteration`` (``games`` played so far).
 
     ``anchor_results`` ("a|b" -> [wins, draws, losses] of a as first player) caches the anchors' games with each
     other, played once per run, so their ratings are fixed; it is filled here and travels in checkpoints.
     ``MatchStopped`` when a signal arrives during the games.
     """
     seed = run.seed * 7_919 + iteration
-    anchors: dict[str, Player] = {a: make_player(a, game, seed + k) for k, a in enumerate(run.anchors)}
+    names_now = [*run.anchors, *grown]  # grown ones last: the fixed anchors keep their seeds
+    anchors: dict[str, Player] = {a: make_player(a, game, seed + k) for k, a in enumerate(names_now)}
 
     def match(first: Player, second: Player, n: int, match_seed: int) -> tuple[int, int, int]:
         return play_match(game, first, second, n, match_seed, stop=signals.stop_requested)
 
-    for i, a in enumerate(run.anchors):
-        for b in run.anchors[i + 1:]:
+    for i, a in enumerate(names_now):
+        for b in names_now[i + 1:]:
             if f"{a}|{b}" not in anchor_results:
                 ab = match(anchors[a], anchors[b], run.eval_games // 2, seed + 101)
                 ba = match(anchors[b], anchors[a], run.eval_games - run.eval_games // 2, seed + 102)
@@ -205,11 +208,13 @@ def anchor_elo(game: Game, net: PolicyValueNet, run: SelfPlayRunConfig, simulati
         first = match(me, bot, run.eval_games // 2, seed + 200 + k)
         second = match(bot, me, run.eval_games - run.eval_games // 2, seed + 300 + k)
         vs[name] = [first[0] + second[2], first[1] + second[1], first[2] + second[0]]  # W, D, L of alphazero
-    names = [*run.anchors, "alphazero"]
+    names = [*names_now, "alphazero"]
     wins = np.zeros((len(names), len(names)))  # wins[i, j]: points (win 1, draw 1/2) of i against j
     played = np.zeros_like(wins)
     for key, (w, d, lo) in anchor_results.items():
         a, b = key.split("|")
+        if a not in names or b not in names:  # an anchor dropped from --selfplay.anchors on resume
+            continue
         i, j = names.index(a), names.index(b)
         wins[i, j] += w + 0.5 * d
         wins[j, i] += lo + 0.5 * d
@@ -224,7 +229,7 @@ def anchor_elo(game: Game, net: PolicyValueNet, run: SelfPlayRunConfig, simulati
         played[j, me_i] += w + d + lo
     ratings, ci = fit_elo(names, wins, played, anchor=run.anchors[0])
     return {"iteration": iteration, "games": games, "elo": float(ratings["alphazero"]),
-            "elo_ci95": float(ci["alphazero"]), "vs": vs, "anchor_elo": {a: float(ratings[a]) for a in run.anchors}}
+            "elo_ci95": float(ci["alphazero"]), "vs": vs, "anchor_elo": {a: float(ratings[a]) for a in names_now}}
 
 
 class SelfPlayTrainer:
@@ -248,6 +253,7 @@ class SelfPlayTrainer:
         self.games = 0
         self.elo_history: list[dict[str, Any]] = []
         self.anchor_results: dict[str, list[int]] = {}  # "a|b" -> [wins, draws, losses] of a as first player
+        self.grown_anchors: list[str] = []  # rungs of --selfplay.grow-anchors added so far, weakest first
 
     # --- one iteration ----------------------------------------------------------------------------
     def iterate(self) -> dict[str, float]:
@@ -300,7 +306,8 @@ class SelfPlayTrainer:
     def _evaluate(self) -> dict[str, Any]:
         s = self.cfg.selfplay
         entry = anchor_elo(self.game, self.net, s, s.eval_simulations or self.cfg.mcts.num_simulations,
-                           self.iteration, self.games, self.anchor_results)
+                           self.iteration, self.games, self.anchor_results, self.grown_anchors)
+        grow(s, [entry], self.grown_anchors)  # a rung it earned plays from the next evaluation on
         self.elo_history.append(entry)
         return entry
 
@@ -310,7 +317,7 @@ class SelfPlayTrainer:
                 "best": self.best.state_dict() if self.best is not None else None,
                 "rng": self.rng.bit_generator.state, "buffer": self.buffer.state_dict(),
                 "elo_history": self.elo_history, "anchor_results": self.anchor_results,
-                "game": self.game.name, "obs_shape": list(self.game.obs_shape),
+                "grown_anchors": self.grown_anchors, "game": self.game.name, "obs_shape": list(self.game.obs_shape),
                 "num_actions": self.game.num_actions}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -322,4 +329,5 @@ class SelfPlayTrainer:
         self.buffer.load_state_dict(state["buffer"])
         self.elo_history = list(state["elo_history"])
         self.anchor_results = {k: list(v) for k, v in state["anchor_results"].items()}
+        self.grown_anchors = [str(a) for a in state.get("grown_anchors", [])]  # absent before anchors grew
         self.evaluator.clear_cache()
