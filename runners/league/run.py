@@ -21,7 +21,7 @@ from agents.errors import ConfigError
 from runners.families.common import to_dict
 from runners.families.league import LeagueConfig
 from runners.league.checkpoint import FORMAT, save_league
-from runners.league.trainer import LeagueTrainer
+from runners.league.ppo_trainer import AnyLeagueTrainer, make_league_trainer
 from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, CheckpointError, load
 from runners.local.logging import close_outputs, init_wandb, print_table, trim_metrics
 from runners.local.resume import check_fits, load_into
@@ -72,7 +72,7 @@ class LeagueLogger:
                     if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "iteration"}
             self.wandb.log(flat, step=int(record["iteration"]))
 
-    def iteration(self, trainer: LeagueTrainer, rows: list[dict[str, Any]], league_elo: dict[str, Any] | None
+    def iteration(self, trainer: AnyLeagueTrainer, rows: list[dict[str, Any]], league_elo: dict[str, Any] | None
                   ) -> None:
         self.last = trainer.iteration
         for row in rows:
@@ -102,7 +102,7 @@ class LeagueLogger:
         close_outputs(self, self.last)
 
 
-def resume_into(trainer: LeagueTrainer, cfg: LeagueConfig, run_dir: Path) -> None:
+def resume_into(trainer: AnyLeagueTrainer, cfg: LeagueConfig, run_dir: Path) -> None:
     """Load ``run_dir``'s latest league checkpoint into ``trainer``; one-line CheckpointError when it cannot."""
     state = load(run_dir / CHECKPOINT_DIR / LATEST)
     if not isinstance(state, dict) or state.get("format") != FORMAT or not isinstance(state.get("trainer"), dict):
@@ -118,7 +118,7 @@ def run_league_local(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, 
     """Run the league until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal): the league
     family's single-process trainer."""
     console = console or Console(stderr=True)
-    trainer = LeagueTrainer(cfg)  # validates the game and config before the run directory appears
+    trainer = make_league_trainer(cfg)  # validates the game and config before the run directory appears
     if resume:
         resume_into(trainer, cfg, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
