@@ -123,12 +123,15 @@ def league_ppo_tictactoe() -> LeagueConfig:
     base = league_tictactoe()
     return replace(
         base, preset="league-ppo-tictactoe", torso=TorsoConfig(kind="mlp", hidden=(128, 128)),
-        ppo=PPOConfig(lr=1e-3, gamma=1.0, gae_lambda=0.95, epochs=4, num_minibatches=4, ent_coef=0.01,
-                      max_grad_norm=0.5),
+        # gamma < 1 prefers quick wins; the entropy bonus keeps every learner's sampled play varied, so the main
+        # agent meets weak lines too; PFSP by variance adds snapshots it beats about half the time (tried on seed
+        # 0 against random: hard weighting, less entropy, 64 games or no annealing won 0.87-0.935, this 0.945).
+        ppo=PPOConfig(lr=1e-3, anneal_lr=True, gamma=0.9, gae_lambda=0.95, epochs=8, num_minibatches=4,
+                      ent_coef=0.03, max_grad_norm=0.5),
         net=ActorCriticConfig(shared=False),
-        selfplay=replace(base.selfplay, iterations=150, games_per_iteration=64, eval_every=50, eval_games=20,
+        selfplay=replace(base.selfplay, iterations=300, games_per_iteration=128, eval_every=50, eval_games=20,
                          checkpoint_every=25),
-        league=replace(base.league, agent="ppo", snapshot_every=10))
+        league=replace(base.league, agent="ppo", snapshot_every=10, weighting="variance", elo_every=10))
 
 
 def league_ppo_connect4() -> LeagueConfig:
