@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.distributions import ActionDistribution, PolicyHead, build_policy_head
+from agents.distributions import ActionDistribution, CategoricalHead, PolicyHead, build_policy_head
 from agents.normalize import ObsNormalizer
 from agents.returns import next_values
 from agents.torsos import RecurrentState, SequenceTorso, Torso, TorsoConfig, build_torso
@@ -92,16 +92,25 @@ class ActorCritic(nn.Module):
         """One recurrent step: ``obs [B, ...]``, ``reset [B]`` -> ``(distribution, [B] values or None, state)``."""
         return self.sequence(obs.unsqueeze(0), state, None if reset is None else reset.unsqueeze(0))
 
-    def forward(self, obs: torch.Tensor) -> tuple[ActionDistribution, torch.Tensor | None]:
-        """``obs [B, *obs_shape]`` -> (distribution over ``B`` actions, ``[B]`` values or None)."""
+    def forward(self, obs: torch.Tensor, legal_mask: torch.Tensor | None = None,
+                ) -> tuple[ActionDistribution, torch.Tensor | None]:
+        """``obs [B, *obs_shape]`` -> (distribution over ``B`` actions, ``[B]`` values or None).
+
+        ``legal_mask [B, A]`` (bool, categorical policies only) gives illegal actions probability 0.
+        """
         x = self.obs_norm(obs) if self.obs_norm.enabled else obs
         features, _ = self.actor_torso(x)  # [B, F]
-        dist = self.head(features)
+        dist = self.head(features) if legal_mask is None else self._masked_head(features, legal_mask)
         if self.value_head is None:
             return dist, None
         if self.critic_torso is not None:
             features, _ = self.critic_torso(x)
         return dist, self.value_head(features).squeeze(-1)  # [B]
+
+    def _masked_head(self, features: torch.Tensor, legal_mask: torch.Tensor) -> ActionDistribution:
+        if not isinstance(self.head, CategoricalHead):
+            raise ValueError("a legal-action mask needs a categorical policy (discrete actions)")
+        return self.head(features, legal_mask)
 
     POLICY_PREFIXES = ("obs_norm.", "actor_torso.", "head.")
 

@@ -1,6 +1,7 @@
 """Policy heads over torso features and the action distributions they return.
 
-- ``CategoricalHead``: logits over ``A`` discrete actions (softmax policy).
+- ``CategoricalHead``: logits over ``A`` discrete actions (softmax policy), optionally masked to the legal
+  actions (board games: an illegal move gets probability exactly 0, ``MASKED_LOGIT``).
 - ``DiagGaussianHead``: a diagonal Gaussian over ``d`` real action dimensions, mean from a linear layer
   and a learned, state-independent log standard deviation (Schulman et al. 2015, TRPO; Schulman et al.
   2017, PPO, for continuous control).
@@ -46,10 +47,22 @@ class ActionDistribution(Protocol):
         ...
 
 
-class Categorical:
-    """Softmax over ``logits [B, A]``."""
+# What an illegal action's logit becomes under a legal-action mask: finite, so log-probabilities, entropies and
+# gradients stay finite (no -inf * 0 = nan), yet exp(-1e9 - logsumexp) underflows to exactly 0 in float32 and
+# float64, so an illegal action has probability 0 and is never sampled (Gumbel noise is below 50).
+MASKED_LOGIT = -1e9
 
-    def __init__(self, logits: torch.Tensor) -> None:
+
+class Categorical:
+    """Softmax over ``logits [B, A]``, optionally restricted to the actions where ``mask [B, A]`` (bool) is True.
+
+    Every row of a mask needs at least one legal action. Without a mask the computation is exactly the unmasked
+    one (no extra op).
+    """
+
+    def __init__(self, logits: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        if mask is not None:
+            logits = logits.masked_fill(~mask.bool(), MASKED_LOGIT)  # [B, A]
         self.logits = F.log_softmax(logits, dim=-1)  # [B, A] normalised log-probabilities
 
     def log_prob(self, action: torch.Tensor) -> torch.Tensor:
@@ -91,14 +104,14 @@ class DiagGaussian:
 
 
 class CategoricalHead(nn.Module):
-    """``features [B, F] -> Categorical(logits [B, A])``."""
+    """``features [B, F] -> Categorical(logits [B, A])``, masked to the legal actions when given ``mask [B, A]``."""
 
     def __init__(self, in_features: int, num_actions: int) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, num_actions)
 
-    def forward(self, features: torch.Tensor) -> Categorical:
-        return Categorical(self.linear(features))
+    def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> Categorical:
+        return Categorical(self.linear(features), mask)
 
 
 class DiagGaussianHead(nn.Module):

@@ -114,6 +114,8 @@ class Rollout:
         last_value: recurrent policies only: ``[N]`` float32 ``V(last_obs)`` with the state after the last step.
         final_value: recurrent policies only: ``[T, N]`` float32 ``V(next_obs[t])`` with the state after step
             t, set where the episode was truncated at step t (zero elsewhere).
+        legal_mask: ``[T, N, A]`` bool, the legal actions at each step (board games), or None: every action.
+            The learner recomputes log-probabilities under the same mask the actor sampled with.
     """
 
     obs: np.ndarray
@@ -130,6 +132,7 @@ class Rollout:
     reset: np.ndarray | None = None
     last_value: np.ndarray | None = None
     final_value: np.ndarray | None = None
+    legal_mask: np.ndarray | None = None
 
     @property
     def num_steps(self) -> int:

@@ -1,8 +1,9 @@
 """Players for tournaments, ``arena play`` and Elo evaluation: bots and the ``make_player`` spec parser.
 
 Specs: ``random``, ``minimax``, ``minimax:DEPTH``, ``mcts:N`` (arena MCTS, random rollouts),
-``openspiel-mcts:N`` (OpenSpiel's MCTSBot). ``alphazero:CHECKPOINT[:SIMS]`` names a trained network;
-it is resolved by ``runners.selfplay.players.resolve_player`` so that ``agents`` never imports ``runners``.
+``openspiel-mcts:N`` (OpenSpiel's MCTSBot). ``alphazero:CHECKPOINT[:SIMS]`` and ``ppo:CHECKPOINT[:sample]``
+name trained networks; they are resolved by ``runners.selfplay.players.resolve_player`` so that ``agents``
+never imports ``runners``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from agents.bots.minimax import MinimaxPlayer
 from agents.bots.random_bot import RandomPlayer
 from envs.games.base import Game, GameError
 
-SPEC_FORMS = "random, minimax, minimax:DEPTH, mcts:N, openspiel-mcts:N, alphazero:CHECKPOINT[:SIMS]"
+SPEC_FORMS = ("random, minimax, minimax:DEPTH, mcts:N, openspiel-mcts:N, alphazero:CHECKPOINT[:SIMS], "
+              "ppo:CHECKPOINT[:sample]")
 
 
 def _count(spec: str, text: str, what: str) -> int:
@@ -45,8 +47,8 @@ def make_player(spec: str, game: Game, seed: int) -> Player:
         from agents.bots.openspiel_bot import OpenSpielMCTSPlayer
 
         return OpenSpielMCTSPlayer(game, _count(spec, arg, "the number of simulations"), seed)
-    if kind == "alphazero" and arg:
-        raise GameError(f"'{spec}': alphazero players are loaded by runners.selfplay.players.resolve_player")
+    if kind in ("alphazero", "ppo") and arg:
+        raise GameError(f"'{spec}': {kind} players are loaded by runners.selfplay.players.resolve_player")
     raise GameError(f"unknown player '{spec}'; valid players: {SPEC_FORMS}")
 
 

@@ -12,6 +12,8 @@ Deviations and choices, on purpose:
   Atari, CleanRL only the learning rate).
 - Observation statistics (``ActorCritic.obs_norm``) are folded in after each update, so acting and learning
   on one rollout see the same normalisation and the first epoch's ratio is exactly 1.
+- Legal-action masks (board games): a rollout's ``legal_mask`` is applied again in every minibatch, so the
+  ratio compares the same masked distributions the actions were sampled from (feed-forward networks only).
 - Recurrent networks (memory cores): minibatches are sets of whole env columns ``[T, n_mb]``, re-run with
   ``ActorCritic.sequence`` from the rollout's stored start state and reset flags (truncated BPTT over the
   rollout, as in CleanRL's ``ppo_atari_lstm.py``); advantages and targets come from the acting pass's values.
@@ -94,6 +96,8 @@ class PPOLearner:
         next_value = rollout_next_values(self.network, rollout, self.device)
         adv, ret = gae(r, rollout.value, next_value, rollout.terminated, rollout.truncated, cfg.gamma, cfg.gae_lambda)
         if self.network.is_recurrent:
+            if rollout.legal_mask is not None:
+                raise ValueError("legal-action masks are not supported with memory cores yet")
             return self._update_recurrent(rollout, adv, ret)
         valid = np.flatnonzero(rollout.mask.reshape(-1))  # [B] flat indices of the steps to learn from
 
@@ -103,6 +107,7 @@ class PPOLearner:
         obs, action = flat(rollout.obs), flat(rollout.action)
         old_log_prob, old_value = flat(rollout.log_prob), flat(rollout.value)
         advantage, returns = flat(adv), flat(ret)
+        legal = None if rollout.legal_mask is None else flat(rollout.legal_mask)  # [B, A] bool
         lr, clip = self._schedule()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -116,6 +121,7 @@ class PPOLearner:
             perm = torch.randperm(b, generator=self.generator).to(self.device)[:n_mb * mb].view(n_mb, mb)
             e_obs, e_action, e_old_lp, e_old_v, e_adv, e_ret = (x[perm] for x in (
                 obs, action, old_log_prob, old_value, advantage, returns))
+            e_legal = None if legal is None else legal[perm]  # [n_mb, mb, A]
             if cfg.normalize_advantage and mb > 1:  # per minibatch, all minibatches at once
                 e_adv = (e_adv - e_adv.mean(1, keepdim=True)) / (e_adv.std(1, keepdim=True) + 1e-8)
             # Diagnostics (clip fraction, KL, ...) cost a few ops per minibatch: the last epoch's are reported,
@@ -124,7 +130,7 @@ class PPOLearner:
             epoch_kl = torch.zeros((), device=self.device)
             for i in range(n_mb):
                 aux = self._minibatch_step(e_obs[i], e_action[i], e_old_lp[i], e_old_v[i], e_adv[i], e_ret[i], clip,
-                                           diagnostics)
+                                           diagnostics, legal_mask=None if e_legal is None else e_legal[i])
                 if diagnostics:
                     for k, v in aux.items():
                         sums[k] = sums[k] + v if k in sums else v.clone()
@@ -192,15 +198,16 @@ class PPOLearner:
     def _minibatch_step(self, obs: torch.Tensor, action: torch.Tensor, old_log_prob: torch.Tensor,
                         old_value: torch.Tensor, advantage: torch.Tensor, returns: torch.Tensor, clip: float,
                         diagnostics: bool, sequence: tuple[Any, torch.Tensor] | None = None,
-                        ) -> dict[str, torch.Tensor]:
+                        legal_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """One gradient step on one minibatch; returns detached diagnostics (empty unless ``diagnostics``).
 
         ``sequence``: ``(start state, reset [T, k])`` for a recurrent network, whose ``obs`` is ``[T, k, ...]``
-        and whose other tensors are flattened time-major to ``[T * k]``.
+        and whose other tensors are flattened time-major to ``[T * k]``. ``legal_mask [mb, A]``: the masks the
+        actions were sampled under (feed-forward networks only).
         """
         cfg = self.cfg
         if sequence is None:
-            dist, value = self.network(obs)
+            dist, value = self.network(obs) if legal_mask is None else self.network(obs, legal_mask)
         else:
             dist, value, _ = self.network.sequence(obs, sequence[0], sequence[1])
         assert value is not None

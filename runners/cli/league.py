@@ -30,8 +30,8 @@ def cmd_league(argv: Sequence[str]) -> int:
         check_unchanged(cfg, to_dict(saved))  # the learners and their networks' shapes cannot change
         return signals.exit_code(run_league(cfg, run_dir, resume=True).signum)
     cfg = preset_config(args, LEAGUE_PRESETS, DEFAULT_LEAGUE_PRESET, "league", "league preset",
-                        "An AlphaZero league (AlphaStar roles, PFSP) with preset '{}'; every option below overrides "
-                        "it.")
+                        "A league of AlphaZero or PPO learners (AlphaStar roles, PFSP) with preset '{}'; every option "
+                        "below overrides it.")
     game = cfg.game.replace(":", "-").replace("(", "").replace(")", "").replace(",", "-").replace("=", "")
     run_dir = Path(cfg.log.run_dir) if cfg.log.run_dir else \
         Path("runs") / f"{cfg.preset}-{game}-seed{cfg.selfplay.seed}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -14,6 +14,8 @@ policy in a small game, the league's ground-truth metric, is ``agents.bots.best_
 
     trainer.py      ``LeagueTrainer``: learners (network, optimiser, window, role), the pool of snapshots and the
                     payoff matrix; one ``iterate`` plays and trains every learner, then snapshots and resets
+    ppo_trainer.py  ``PPOLeagueTrainer`` (``--league.agent ppo``): the same league over masked-PPO learners
+                    (``agents.ppo.games``); ``make_league_trainer`` picks the trainer of a config
     run.py          ``run_league_local``: one league run in one process (logs, checkpoints, signals, resume)
     checkpoint.py   league checkpoints (``latest.pt``: the whole league; ``model.pt``: the first main agent)
 

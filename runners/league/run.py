@@ -23,7 +23,7 @@ from runners.families.common import to_dict
 from runners.families.league import LeagueConfig
 from runners.league.checkpoint import FORMAT, save_league
 from runners.league.plots import league_elo_rows, league_elo_table, plot_league_elo
-from runners.league.trainer import LeagueTrainer
+from runners.league.ppo_trainer import AnyLeagueTrainer, make_league_trainer
 from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, CheckpointError, load
 from runners.local.logging import close_outputs, init_wandb, log_tables, print_table, trim_metrics
 from runners.local.resume import check_fits, load_into
@@ -75,7 +75,7 @@ class LeagueLogger:
                     if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "iteration"}
             self.wandb.log(flat, step=int(record["iteration"]))
 
-    def iteration(self, trainer: LeagueTrainer, rows: list[dict[str, Any]], league_elo: dict[str, Any] | None
+    def iteration(self, trainer: AnyLeagueTrainer, rows: list[dict[str, Any]], league_elo: dict[str, Any] | None
                   ) -> None:
         self.last = trainer.iteration
         for row in rows:
@@ -108,7 +108,7 @@ class LeagueLogger:
         if self.bar is not None and entries:
             self.bar.update(self.task, elo=f"{round(entries[0]['elo'])}")
 
-    def league_elo_plot(self, trainer: LeagueTrainer, run_dir: Path, title: str) -> Path | None:
+    def league_elo_plot(self, trainer: AnyLeagueTrainer, run_dir: Path, title: str) -> Path | None:
         """``league_elo.png`` from every fit in ``metrics.jsonl``, and to wandb (every fit's table and the plot)."""
         rows = league_elo_rows(run_dir / "metrics.jsonl")  # line-buffered: every row written so far is there
         png = plot_league_elo(rows, [x.name for x in trainer.learners], trainer.parents, run_dir / "league_elo.png",
@@ -121,7 +121,7 @@ class LeagueLogger:
         close_outputs(self, self.last)
 
 
-def resume_into(trainer: LeagueTrainer, cfg: LeagueConfig, run_dir: Path) -> None:
+def resume_into(trainer: AnyLeagueTrainer, cfg: LeagueConfig, run_dir: Path) -> None:
     """Load ``run_dir``'s latest league checkpoint into ``trainer``; one-line CheckpointError when it cannot."""
     state = load(run_dir / CHECKPOINT_DIR / LATEST)
     if not isinstance(state, dict) or state.get("format") != FORMAT or not isinstance(state.get("trainer"), dict):
@@ -137,7 +137,7 @@ def run_league_local(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, 
     """Run the league until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal): the league
     family's single-process trainer."""
     console = console or Console(stderr=True)
-    trainer = LeagueTrainer(cfg)  # validates the game and config before the run directory appears
+    trainer = make_league_trainer(cfg)  # validates the game and config before the run directory appears
     if resume:
         resume_into(trainer, cfg, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

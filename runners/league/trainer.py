@@ -33,7 +33,7 @@ from agents.alphazero.mcts import MCTS
 from agents.alphazero.network import PolicyValueNet, build_policy_value_net
 from envs.games import make_game
 from replay.positions import PositionBuffer
-from runners.families.league import LeagueConfig
+from runners.families.league import LeagueConfig, LeagueOptions
 from runners.league.payoff import PayoffMatrix
 from runners.league.roles import (
     LeagueExploiter,
@@ -74,6 +74,24 @@ def clone_weights(net: torch.nn.Module) -> Weights:
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
+def build_roles(lg: LeagueOptions) -> list[MainAgent | MainExploiter | LeagueExploiter]:
+    """The league's roles in learner order (main agents, main exploiters, league exploiters), from ``lg``."""
+    rule = SnapshotRule(win_rate=lg.exploiter_win_rate, min_steps=lg.exploiter_min_steps,
+                        max_steps=lg.exploiter_max_steps)
+    return [
+        *(MainAgent(f"main{k}", MainAgentConfig(
+            pfsp=lg.main_pfsp, exploiters=lg.main_vs_exploiters, selfplay=lg.main_selfplay,
+            weighting=lg.weighting, p=lg.p, selfplay_min_win_rate=lg.selfplay_min_win_rate,
+            exploiter_threshold=lg.exploiter_threshold, forgetting_threshold=lg.forgetting_threshold))
+          for k in range(lg.main_agents)),
+        *(MainExploiter(f"main_exploiter{k}", MainExploiterConfig(snapshot=rule,
+                                                                  curriculum_below=lg.curriculum_below))
+          for k in range(lg.main_exploiters)),
+        *(LeagueExploiter(f"league_exploiter{k}", LeagueExploiterConfig(
+            snapshot=rule, p=lg.league_exploiter_p, reset_probability=lg.reset_probability))
+          for k in range(lg.league_exploiters))]
+
+
 class LeagueTrainer:
     """Learners, the pool of snapshots and the payoff matrix; ``iterate`` does one iteration, ``state_dict``
     resumes it."""
@@ -86,20 +104,7 @@ class LeagueTrainer:
         self.game = make_game(cfg.game)
         self.rng = np.random.default_rng(s.seed)  # opponents, search noise, moves, minibatches: one stream
         torch.manual_seed(s.seed)  # every network's initial weights, built in the order below
-        rule = SnapshotRule(win_rate=lg.exploiter_win_rate, min_steps=lg.exploiter_min_steps,
-                            max_steps=lg.exploiter_max_steps)
-        roles: list[MainAgent | MainExploiter | LeagueExploiter] = [
-            *(MainAgent(f"main{k}", MainAgentConfig(
-                pfsp=lg.main_pfsp, exploiters=lg.main_vs_exploiters, selfplay=lg.main_selfplay,
-                weighting=lg.weighting, p=lg.p, selfplay_min_win_rate=lg.selfplay_min_win_rate,
-                exploiter_threshold=lg.exploiter_threshold, forgetting_threshold=lg.forgetting_threshold))
-              for k in range(lg.main_agents)),
-            *(MainExploiter(f"main_exploiter{k}", MainExploiterConfig(snapshot=rule,
-                                                                      curriculum_below=lg.curriculum_below))
-              for k in range(lg.main_exploiters)),
-            *(LeagueExploiter(f"league_exploiter{k}", LeagueExploiterConfig(
-                snapshot=rule, p=lg.league_exploiter_p, reset_probability=lg.reset_probability))
-              for k in range(lg.league_exploiters))]
+        roles = build_roles(lg)
         self.payoff = PayoffMatrix()
         self.learners = [self._learner(role) for role in roles]
         self.by_name = {learner.name: learner for learner in self.learners}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,8 +182,16 @@ def network_player(game: Game, net: PolicyValueNet, simulations: int, seed: int,
 def anchor_elo(game: Game, net: PolicyValueNet, run: SelfPlayRunConfig, simulations: int, iteration: int,
                games: int, anchor_results: dict[str, list[int]], grown: Sequence[str] = ()) -> dict[str, Any]:
     """Play ``net`` (greedy MCTS, ``simulations`` per move) against every anchor of ``run`` and every ``grown``
-    one (``runners.selfplay.anchors``), both colours, and fit Elo with anchors[0] = 0: the entry of an Elo curve
-    at ``iteration`` (``games`` played so far).
+    one, both colours, and fit Elo with anchors[0] = 0: ``anchor_elo_of`` for an AlphaZero network."""
+    return anchor_elo_of(game, lambda seed: network_player(game, net, simulations, seed, "alphazero"), run,
+                         iteration, games, anchor_results, grown)
+
+
+def anchor_elo_of(game: Game, make_me: Callable[[int], Player], run: SelfPlayRunConfig, iteration: int, games: int,
+                  anchor_results: dict[str, list[int]], grown: Sequence[str] = ()) -> dict[str, Any]:
+    """Play the player ``make_me(seed)`` builds against every anchor of ``run`` and every ``grown`` one
+    (``runners.selfplay.anchors``), both colours, and fit Elo with anchors[0] = 0: the entry of an Elo curve at
+    ``iteration`` (``games`` played so far).
 
     ``anchor_results`` ("a|b" -> [wins, draws, losses] of a as first player) caches the anchors' games with each
     other, played once per run, so their ratings are fixed; it is filled here and travels in checkpoints.
@@ -202,7 +210,7 @@ def anchor_elo(game: Game, net: PolicyValueNet, run: SelfPlayRunConfig, simulati
                 ab = match(anchors[a], anchors[b], run.eval_games // 2, seed + 101)
                 ba = match(anchors[b], anchors[a], run.eval_games - run.eval_games // 2, seed + 102)
                 anchor_results[f"{a}|{b}"], anchor_results[f"{b}|{a}"] = list(ab), list(ba)
-    me = network_player(game, net, simulations, seed + 103, "alphazero")
+    me = make_me(seed + 103)
     vs: dict[str, list[int]] = {}
     for k, (name, bot) in enumerate(anchors.items()):
         first = match(me, bot, run.eval_games // 2, seed + 200 + k)
