@@ -91,8 +91,8 @@ ACTIONS: dict[str, str] = {
         "the network never played itself); the test now tries every opponent line, not 100 games. 10/10 on the "
         "AMD EPYC, then again on an Intel Xeon with AVX-512 (the kind of CPU on which the old preset failed)",
     "tests/test_learning_memory.py::test_r2d2_lstm_solves_masked_cartpole_and_mlp_does_not":
-        "OPEN: fails on seeds 1 and 2 under both kernels (best 393 and 395 against the bar of 400 within 300k "
-        "steps); seed 0 reaches 439 at 30k. The preset needs a fix (not done yet); seeds 3 and 4 not run",
+        "preset fixed: 3-step returns (was 1-step: seeds 1 and 2 peaked at 393 and 395 under both kernels, "
+        "short of 400 within 300k steps). 10/10 within 20k-60k steps; memoryless best 40-45",
     "tests/test_learning.py::test_solves_cartpole_within_50k_steps[dqn-cartpole]":
         "preset fixed (all three CartPole DQN presets share it): batch 128 (was 64) and an evaluation every 2,500 "
         "steps (was 5,000). Before, on commit 2e4cc33: 10/10 here, but Double+Dueling missed on seed 3 under both "
