@@ -229,7 +229,11 @@ def test_two_workers_solve_cartpole(preset: str, local_ray: None, tmp_path: Path
                                     learning_report: dict[str, object]) -> None:
     cfg = PRESETS[preset]()
     assert cfg.runner.eval_episodes == 10 and cfg.runner.target_return == 475.0
-    cfg = replace(on_ray(cfg), runner=replace(cfg.runner, seed=learning_seed, torch_threads=1),
+    # DQN on Ray within 100k env steps, twice the preset's 50k: Ray runs are not bit-reproducible (chunk arrival
+    # order): 18 of 19 measured runs solved at 18k-37.5k, but one stayed near 100 from 10k to 50k after a dip that
+    # most runs show (benchmarks/results/learning_robustness.md). Runs stop at the first evaluation >= 475.
+    steps = 100_000 if preset.startswith("dqn") else cfg.runner.total_steps
+    cfg = replace(on_ray(cfg), runner=replace(cfg.runner, seed=learning_seed, torch_threads=1, total_steps=steps),
                   log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     assert isinstance(cfg, (TrainConfig, PGTrainConfig))
     result = train(cfg, tmp_path)
