@@ -12,6 +12,8 @@ payoff.py, pfsp.py and roles.py are pure numpy / Python bookkeeping with explici
 plain-type ``state_dict``s (they go into ``weights_only`` torch checkpoints). The exact exploitability of a fixed
 policy in a small game, the league's ground-truth metric, is ``agents.bots.best_response``.
 
+    base.py         ``LeagueBase``: the league's rules whatever its learners are (one iteration, snapshots and
+                    resets, the pool, the league's Elo, anchor evaluation, checkpoint state)
     trainer.py      ``LeagueTrainer``: learners (network, optimiser, window, role), the pool of snapshots and the
                     payoff matrix; one ``iterate`` plays and trains every learner, then snapshots and resets
     ppo_trainer.py  ``PPOLeagueTrainer`` (``--league.agent ppo``): the same league over masked-PPO learners

@@ -19,19 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from agents.actor_critic import ActorCritic
 from agents.bots.base import Player
 from agents.ppo.games import GamePolicy, PPOGameLearner, PPOPlayer, build_game_network
-from envs.games import make_game
 from runners.families.league import LeagueConfig
-from runners.league.payoff import PayoffMatrix
-from runners.league.roles import LeagueExploiter, MainAgent, MainExploiter, Roster
-from runners.league.trainer import LeagueTrainer, Weights, build_roles, clone_weights
-from runners.selfplay.anchors import grow
-from runners.selfplay.match import MatchStopped
-from runners.selfplay.trainer import anchor_elo_of
+from runners.league.base import LeagueBase, Role, Weights, clone_weights
+from runners.league.trainer import LeagueTrainer
 
 
 @dataclass(eq=False)
@@ -39,7 +33,7 @@ class PPOLeagueLearner:
     """One PPO learner of the league and everything it owns."""
 
     name: str
-    role: MainAgent | MainExploiter | LeagueExploiter
+    role: Role
     agent: PPOGameLearner
     initial: Weights
     """The weights it was built with: a reset returns to them."""
@@ -57,61 +51,23 @@ def _seed(base: int, *keys: int) -> int:
     return int(np.random.SeedSequence([base, *keys]).generate_state(1)[0] >> 1)
 
 
-class PPOLeagueTrainer:
-    """PPO learners, the pool of snapshots and the payoff matrix; the same surface as ``LeagueTrainer``."""
+class PPOLeagueTrainer(LeagueBase[PPOLeagueLearner]):
+    """PPO learners, the pool of snapshots and the payoff matrix. ``rng`` draws opponents and resets only; each
+    learner samples its moves and minibatches from its own seeded stream, the opponent from another."""
+
+    agent_kind = "ppo"
 
     def __init__(self, cfg: LeagueConfig) -> None:
-        s = cfg.selfplay
-        if s.torch_threads > 0:
-            torch.set_num_threads(s.torch_threads)
-        self.cfg = cfg
-        self.game = make_game(cfg.game)
-        self.rng = np.random.default_rng(s.seed)  # opponent choice and resets: the roles' stream
-        torch.manual_seed(s.seed)  # every network's initial weights, built in the order below
-        self.payoff = PayoffMatrix()
-        self.learners = [self._learner(role, k) for k, role in enumerate(build_roles(cfg.league))]
-        self.by_name = {learner.name: learner for learner in self.learners}
+        super().__init__(cfg)
         # The opponent's side: one scratch network whose weights are loaded for each learner's games.
-        self.opponent = GamePolicy(build_game_network(self.game, cfg.net, cfg.torso).eval(), _seed(s.seed, 999))
-        self.pool: dict[str, Weights] = {}  # snapshot name ("main0@20") -> frozen weights
-        self.parents: list[tuple[str, str]] = []  # (snapshot, learner it froze), oldest first
-        self.iteration = 0
-        self.games = 0
-        self.elo_history: list[dict[str, Any]] = []
-        self.anchor_results: dict[str, list[int]] = {}
-        self.grown_anchors: list[str] = []  # rungs of --selfplay.grow-anchors added so far (runners.selfplay.anchors)
+        self.opponent = GamePolicy(build_game_network(self.game, cfg.net, cfg.torso).eval(),
+                                   _seed(cfg.selfplay.seed, 999))
 
-    def _learner(self, role: MainAgent | MainExploiter | LeagueExploiter, k: int) -> PPOLeagueLearner:
+    def _build_learner(self, role: Role, index: int) -> PPOLeagueLearner:
         cfg = self.cfg
         agent = PPOGameLearner(self.game, cfg.net, cfg.torso, cfg.ppo, total_updates=cfg.selfplay.iterations,
-                               seed=_seed(cfg.selfplay.seed, k))
-        self.payoff.add_player(role.name)
+                               seed=_seed(cfg.selfplay.seed, index))
         return PPOLeagueLearner(role.name, role, agent, clone_weights(agent.network))
-
-    @property
-    def roster(self) -> Roster:
-        names = {kind: tuple(x.name for x in self.learners if x.role.kind == kind)
-                 for kind in ("main_agent", "main_exploiter", "league_exploiter")}
-        return Roster(names["main_agent"], names["main_exploiter"], names["league_exploiter"], tuple(self.parents))
-
-    @property
-    def main_agents(self) -> list[PPOLeagueLearner]:
-        return [x for x in self.learners if x.role.kind == "main_agent"]
-
-    # One iteration and a snapshot are LeagueTrainer's own code, run on this trainer (they only read names, roles,
-    # steps and ``net``, and call back ``play_and_train``, ``snapshot`` and ``reset``), so the two leagues keep
-    # one set of rules.
-    def iterate(self) -> list[dict[str, Any]]:
-        """Every learner plays its opponent and takes a PPO update; then snapshots and resets. One row each."""
-        return LeagueTrainer.iterate(self)  # type: ignore[arg-type]
-
-    def snapshot(self, learner: PPOLeagueLearner) -> str:
-        """Freeze ``learner``'s current weights into the pool as ``NAME@ITERATION``; returns that name."""
-        return LeagueTrainer.snapshot(self, learner)  # type: ignore[arg-type]
-
-    def league_elo(self) -> dict[str, list[float]]:
-        """Every player's Elo ``[rating, 95% half-width]`` over the payoff matrix, the first main agent at 0."""
-        return LeagueTrainer.league_elo(self)  # type: ignore[arg-type]
 
     def play_and_train(self, learner: PPOLeagueLearner, opponent: str) -> dict[str, Any]:
         """``learner``'s games against ``opponent`` (half as each colour; itself: self-play), then one update."""
@@ -121,8 +77,7 @@ class PPOLeagueTrainer:
             seats = [0] * n  # self-play: both seats are the learner; W/D/L are the first player's
             played = learner.agent.play_against(None, seats)
         else:
-            self.opponent.network.load_state_dict(self.pool[opponent] if opponent in self.pool
-                                                  else self.by_name[opponent].net.state_dict())
+            self.opponent.network.load_state_dict(self.opponent_weights(opponent))
             seats = [0] * (n - n // 2) + [1] * (n // 2)
             played = learner.agent.play_against(self.opponent, seats)
         seconds = time.perf_counter() - t0
@@ -144,61 +99,21 @@ class PPOLeagueTrainer:
         learner.net.load_state_dict(learner.initial)
         learner.agent.fresh_optimizer()
 
-    # --- evaluation -------------------------------------------------------------------------------
-    def evaluate(self) -> list[dict[str, Any]] | None:
-        """Every main agent (greedy: its most likely legal move) against the anchors; None when a signal stopped
-        the games."""
-        s = self.cfg.selfplay
-        def player(m: PPOLeagueLearner) -> Callable[[int], Player]:
-            return lambda seed: PPOPlayer(m.net, seed, greedy=True, name=m.name)
+    def _anchor_player(self, learner: PPOLeagueLearner) -> Callable[[int], Player]:
+        """Greedy: the most likely legal move."""
+        return lambda seed: PPOPlayer(learner.net, seed, greedy=True, name=learner.name)
 
-        try:
-            entries = [{"player": m.name, **anchor_elo_of(self.game, player(m), s, self.iteration, self.games,
-                                                          self.anchor_results, self.grown_anchors)}
-                       for m in self.main_agents]
-        except MatchStopped:
-            return None
-        finally:
-            for m in self.main_agents:
-                m.net.train()  # PPOPlayer put it in eval mode; the torsos used here have no train-only layers
-        self.elo_history.extend(entries)
-        grow(s, entries, self.grown_anchors)  # the best main agent earns the next rung for every main agent
-        return entries
+    def _learner_state(self, learner: PPOLeagueLearner) -> dict[str, Any]:
+        return {"agent": learner.agent.state_dict()}
 
-    # --- checkpoint state -------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Plain types, tensors and numpy arrays only (``weights_only`` checkpoints)."""
-        learners = [{"name": x.name, "role": x.role.state_dict(), "agent": x.agent.state_dict(), "steps": x.steps,
-                     "games": x.games} for x in self.learners]
-        return {"agent": "ppo", "iteration": self.iteration, "games": self.games, "learners": learners,
-                "pool": [[name, weights] for name, weights in self.pool.items()],
-                "parents": [list(p) for p in self.parents], "payoff": self.payoff.state_dict(),
-                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "opponent_generator": self.opponent.generator.get_state(),
-                "elo_history": self.elo_history, "anchor_results": self.anchor_results,
-                "grown_anchors": self.grown_anchors,
-                "game": self.game.name, "obs_shape": list(self.game.obs_shape), "num_actions": self.game.num_actions}
+    def _load_learner_state(self, learner: PPOLeagueLearner, state: dict[str, Any]) -> None:
+        learner.agent.load_state_dict(state["agent"])
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("agent") != "ppo":
-            raise ValueError("the checkpoint holds an AlphaZero league, not a PPO one")
-        saved = [x["name"] for x in state["learners"]]
-        if saved != [x.name for x in self.learners]:
-            raise ValueError(f"the checkpoint's learners are {saved}, this league's {[x.name for x in self.learners]}")
-        self.iteration, self.games = int(state["iteration"]), int(state["games"])
-        for learner, st in zip(self.learners, state["learners"], strict=True):
-            learner.role.load_state_dict(st["role"])
-            learner.agent.load_state_dict(st["agent"])
-            learner.steps, learner.games = int(st["steps"]), int(st["games"])
-        self.pool = {str(name): dict(weights) for name, weights in state["pool"]}
-        self.parents = [(str(a), str(b)) for a, b in state["parents"]]
-        self.payoff.load_state_dict(state["payoff"])
-        self.rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
+    def _extra_state(self) -> dict[str, Any]:
+        return {"opponent_generator": self.opponent.generator.get_state()}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.opponent.generator.set_state(state["opponent_generator"])
-        self.elo_history = list(state["elo_history"])
-        self.anchor_results = {k: list(v) for k, v in state["anchor_results"].items()}
-        self.grown_anchors = [str(a) for a in state.get("grown_anchors", [])]
 
 
 AnyLeagueTrainer = LeagueTrainer | PPOLeagueTrainer
