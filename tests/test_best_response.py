@@ -18,6 +18,7 @@ from agents.bots.best_response import (
     deterministic,
     exploitability,
     minimax_ties,
+    outcome_probabilities,
     uniform_random,
 )
 from agents.bots.minimax import MinimaxPlayer
@@ -137,3 +138,19 @@ def test_rejects_bad_policies() -> None:
         best_response_value(GAME, illegal, 0)
     with pytest.raises(ValueError, match="seat"):
         best_response_value(GAME, uniform_random, 2)
+
+
+def test_outcome_probabilities_are_exact() -> None:
+    # Random against random: the first player wins 58.49%, draws 12.70%, loses 28.81% (weighted over every line).
+    wdl = outcome_probabilities(GAME, uniform_random, uniform_random, 0)
+    assert wdl == pytest.approx([0.584920634920635, 0.126984126984127, 0.288095238095238], abs=1e-12)
+    assert outcome_probabilities(GAME, uniform_random, uniform_random, 1) == pytest.approx(wdl[::-1], abs=1e-12)
+    perfect = minimax_ties(MinimaxPlayer(GAME))
+    assert outcome_probabilities(GAME, perfect, perfect, 0) == pytest.approx([0.0, 1.0, 0.0])
+    # A perfect player never loses to random, and wins less than the best response to random does.
+    for seat in (0, 1):
+        w, d, lo = outcome_probabilities(GAME, perfect, uniform_random, seat)
+        assert lo == 0.0 and w + d == pytest.approx(1.0)
+        assert w - lo <= best_response_value(GAME, uniform_random, seat) + 1e-12  # expected return
+    with pytest.raises(ValueError, match="seat"):
+        outcome_probabilities(GAME, perfect, perfect, 2)

@@ -289,3 +289,25 @@ def test_role_and_roster_state_round_trip() -> None:
             r.last_snapshot_step, r.num_snapshots, r.num_resets)
     with pytest.raises(ValueError):
         MainAgent("m").load_state_dict(roles[1].state_dict())
+
+
+def test_main_agent_fixed_branch_draws_bots_uniformly() -> None:
+    roster = Roster(main_agents=("m",), snapshots=(("m@0", "m"),), fixed=("random", "mcts:5"))
+    payoff = PayoffMatrix(prior_games=0)
+    for name in ("m", "m@0", "random", "mcts:5"):
+        payoff.add_player(name)
+    agent = MainAgent("m", MainAgentConfig(pfsp=0.3, exploiters=0.15, selfplay=0.35, fixed=0.2))
+    b = branches(lambda rng: agent.choose_opponent(rng, roster, payoff), n=8000)
+    assert b["fixed"] / 8000 == pytest.approx(0.2, abs=0.02)
+    f = frequencies(lambda rng: agent.choose_opponent(rng, roster, payoff))
+    assert f["random"] == pytest.approx(0.1, abs=0.01) and f["mcts:5"] == pytest.approx(0.1, abs=0.01)
+    # Without bots in the roster the share falls through to a current main agent, and with fixed = 0 the
+    # choices are exactly AlphaStar's mix from the same random stream.
+    bare = Roster(main_agents=("m",), snapshots=(("m@0", "m"),))
+    assert "fixed" not in branches(lambda rng: agent.choose_opponent(rng, bare, payoff))
+    plain, zero = MainAgent("m"), MainAgent("m", MainAgentConfig(fixed=0.0))
+    assert [plain.choose_opponent(np.random.default_rng(s), roster, payoff) for s in range(50)] == \
+        [zero.choose_opponent(np.random.default_rng(s), bare, payoff) for s in range(50)]
+    assert Roster.from_dict(roster.to_dict()) == roster
+    with pytest.raises(ValueError, match="must be 1"):
+        MainAgentConfig(pfsp=0.5, exploiters=0.15, selfplay=0.35, fixed=0.1)

@@ -167,3 +167,42 @@ def test_league_ppo_connect4_preset_runs(tmp_path: Path) -> None:
                   log=LogConfig(run_dir=str(tmp_path), wandb="off", progress=False))
     result = run_league(cfg, tmp_path)
     assert result.iterations == 1 and result.pool == 3 and result.games == 6
+
+
+def test_fixed_opponents_play_the_main_agent_and_resume_exactly(tmp_path: Path) -> None:
+    fixed = {"fixed_opponents": ("random", "minimax:1"), "main_vs_fixed": 0.5, "main_pfsp": 0.0,
+             "main_selfplay": 0.35}
+    whole = PPOLeagueTrainer(tiny(tmp_path / "a", league=fixed))
+    rows = [r for _ in range(6) for r in whole.iterate() if r["learner"] == "main0"]
+    assert {r["opponent"] for r in rows if r["branch"] == "fixed"} <= {"random", "minimax:1"}
+    assert any(r["branch"] == "fixed" for r in rows)
+    played = [b for b in ("random", "minimax:1") if whole.payoff.games("main0", b) > 0]
+    assert played and all(whole.payoff.games(b, "main_exploiter0") == 0 for b in ("random", "minimax:1"))
+    assert not any(name in ("random", "minimax:1") for name in whole.pool)  # bots are never snapshotted
+    split = PPOLeagueTrainer(tiny(tmp_path / "b", league=fixed))
+    for _ in range(3):
+        split.iterate()
+    resumed = PPOLeagueTrainer(tiny(tmp_path / "b", league=fixed))
+    resumed.load_state_dict(split.state_dict())
+    for _ in range(3):
+        resumed.iterate()
+    assert resumed.payoff.state_dict() == whole.payoff.state_dict()
+    assert all(torch.equal(v, whole.learners[0].net.state_dict()[k])
+               for k, v in resumed.learners[0].net.state_dict().items())
+
+
+@pytest.mark.parametrize(("flags", "needle"), [
+    (["--league.main-vs-fixed", "0.3"], "must sum to 1"),
+    (["--league.main-vs-fixed", "0.1", "--league.main-pfsp", "0.4"], "needs --league.fixed-opponents"),
+    (["--league.fixed-opponents", "nobot"], "nobot"),
+    (["--league.fixed-opponents", "random", "random"], "names a bot twice"),
+    (["--league.fixed-opponents", "random", "--league.agent", "alphazero"], "PPO leagues only"),
+])
+def test_fixed_opponent_bad_input_is_one_line(flags: list[str], needle: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "bad"
+    assert main(["league", "league-tictactoe", "--league.agent", "ppo", *flags, "--log.run-dir", str(run),
+                 "--log.wandb", "off"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("arena: error:") and "\n" not in err and needle in err, err
+    assert not (run / "checkpoints").exists()

@@ -15,6 +15,9 @@ best response always wins whichever seat it takes. For a Nash-equilibrium policy
 with game value ``v``, since the best responses then earn ``v`` as seat 0 and ``-v`` as seat 1 (the first-move
 advantage cancels); for tic-tac-toe, where optimal play draws, a perfect player has both values 0.
 
+``outcome_probabilities(game, mine, theirs, seat)`` gives the exact win / draw / loss probabilities of two fixed
+policies against each other (a win rate against random without sampling error).
+
 Opponent policies are functions ``state -> float [num_actions]`` (probabilities, zero on illegal moves).
 Adapters: ``deterministic(player)`` (any ``Player``, one-hot on its move), ``uniform_random`` and
 ``minimax_ties(player)`` (the distribution a ``MinimaxPlayer`` samples from: uniform over its best moves).
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import numpy as np
 
@@ -47,6 +51,19 @@ def _check(probs: np.ndarray, state: GameState) -> np.ndarray:
     if (p < -PROB_TOL).any() or abs(float(p.sum()) - 1.0) > PROB_TOL or (p[~mask] > PROB_TOL).any():
         raise ValueError(f"best response: policy output is not a distribution over legal moves: {p.tolist()}")
     return p
+
+
+T = TypeVar("T")
+
+
+def _from_root(game: Game, value: Callable[[GameState], T]) -> T:
+    """``value`` of the initial position, a depth-first recursion with room for one frame per ply."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 4 * game.max_game_length + 200))
+    try:
+        return value(game.new_initial_state())
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def best_response_value(game: Game, policy: Policy, seat: int, max_nodes: int = DEFAULT_MAX_NODES) -> float:
@@ -88,18 +105,47 @@ def best_response_value(game: Game, policy: Policy, seat: int, max_nodes: int = 
         values[key] = float(v)
         return float(v)
 
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 4 * game.max_game_length + 200))  # one frame per ply
-    try:
-        return value(game.new_initial_state())
-    finally:
-        sys.setrecursionlimit(limit)
+    return _from_root(game, value)
 
 
 def exploitability(game: Game, policy: Policy, max_nodes: int = DEFAULT_MAX_NODES) -> float:
     """Mean over the two seats of ``best_response_value`` (module docstring): 0 for a perfect player of a
     game whose optimal play draws, 1.0 when a best response always wins."""
     return 0.5 * (best_response_value(game, policy, 0, max_nodes) + best_response_value(game, policy, 1, max_nodes))
+
+
+def outcome_probabilities(game: Game, mine: Policy, theirs: Policy, seat: int,
+                          max_nodes: int = DEFAULT_MAX_NODES) -> np.ndarray:
+    """Exact float64 ``[3]`` probabilities of (win, draw, loss) for ``mine`` playing ``seat`` against ``theirs``.
+
+    Both policies are fixed; every line of play is weighed by its probability (no sampling), so a win rate
+    against ``uniform_random`` is the true one, not an estimate with a margin. A terminal position counts as a
+    win when ``returns()[seat] > 0``. ``ValueError`` past ``max_nodes`` positions or for a bad distribution.
+    """
+    if seat not in (0, 1):
+        raise ValueError(f"outcome probabilities: seat must be 0 or 1, got {seat}")
+    values: dict[Hashable, np.ndarray] = {}  # position key -> [3] outcome probabilities from it
+
+    def value(state: GameState) -> np.ndarray:
+        if state.is_terminal():
+            r = float(state.returns()[seat])
+            return np.array([r > 0, r == 0, r < 0], np.float64)
+        key = state.key()
+        v = values.get(key)
+        if v is not None:
+            return v
+        if len(values) >= max_nodes:
+            raise ValueError(f"outcome probabilities: {game.name} has more than max_nodes={max_nodes} positions")
+        p = _check((mine if state.current_player() == seat else theirs)(state), state)  # [A]
+        v = np.zeros(3)
+        for b in np.flatnonzero(p > 0.0):
+            child = state.clone()
+            child.apply(int(b))
+            v += float(p[b]) * value(child)
+        values[key] = v
+        return v
+
+    return _from_root(game, value)
 
 
 def uniform_random(state: GameState) -> np.ndarray:

@@ -52,7 +52,13 @@ class LeagueOptions:
     """Main agents: share of self-play games against a current main agent (AlphaStar: 0.35)."""
     main_vs_exploiters: Annotated[float, Interval(ge=0, le=1)] = 0.15
     """Main agents: share of games verifying against main-exploiter snapshots, then forgotten own snapshots
-    (AlphaStar: 0.15); the three shares must sum to 1."""
+    (AlphaStar: 0.15); the shares must sum to 1."""
+    main_vs_fixed: Annotated[float, Interval(ge=0, le=1)] = 0.0
+    """Main agents: share of games against a fixed opponent (one of --league.fixed-opponents, drawn uniformly);
+    the four shares must sum to 1. Not AlphaStar's: 0 by default."""
+    fixed_opponents: tuple[str, ...] = ()
+    """Bots that stay in the league unchanged (player specs: random, minimax, mcts:N, ...): the main agents play
+    them --league.main-vs-fixed of the time, so they also learn to punish weak play. PPO leagues only."""
     selfplay_min_win_rate: Annotated[float, Interval(ge=0, le=1)] = 0.3
     """Main agents: self-play only against a main beaten more often than this; else a curriculum of its snapshots."""
     exploiter_threshold: Annotated[float, Interval(ge=0, le=1)] = 0.3

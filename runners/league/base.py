@@ -64,7 +64,7 @@ def build_roles(lg: LeagueOptions) -> list[Role]:
                         max_steps=lg.exploiter_max_steps)
     return [
         *(MainAgent(f"main{k}", MainAgentConfig(
-            pfsp=lg.main_pfsp, exploiters=lg.main_vs_exploiters, selfplay=lg.main_selfplay,
+            pfsp=lg.main_pfsp, exploiters=lg.main_vs_exploiters, selfplay=lg.main_selfplay, fixed=lg.main_vs_fixed,
             weighting=lg.weighting, p=lg.p, selfplay_min_win_rate=lg.selfplay_min_win_rate,
             exploiter_threshold=lg.exploiter_threshold, forgetting_threshold=lg.forgetting_threshold))
           for k in range(lg.main_agents)),
@@ -97,6 +97,9 @@ class LeagueBase(ABC, Generic[L]):
             self.payoff.add_player(role.name)
             self.learners.append(self._build_learner(role, k))
         self.by_name = {learner.name: learner for learner in self.learners}
+        self.fixed = tuple(cfg.league.fixed_opponents)  # bots: in the payoff matrix, never snapshotted or trained
+        for spec in self.fixed:
+            self.payoff.add_player(spec)
         self.pool: dict[str, Weights] = {}  # snapshot name ("main0@20") -> frozen weights
         self.parents: list[tuple[str, str]] = []  # (snapshot, learner it froze), oldest first
         self.iteration = 0
@@ -142,7 +145,8 @@ class LeagueBase(ABC, Generic[L]):
     def roster(self) -> Roster:
         names = {kind: tuple(x.name for x in self.learners if x.role.kind == kind)
                  for kind in ("main_agent", "main_exploiter", "league_exploiter")}
-        return Roster(names["main_agent"], names["main_exploiter"], names["league_exploiter"], tuple(self.parents))
+        return Roster(names["main_agent"], names["main_exploiter"], names["league_exploiter"], tuple(self.parents),
+                      self.fixed)
 
     @property
     def main_agents(self) -> list[L]:

@@ -8,7 +8,9 @@ the legal moves. One iteration: each learner in turn asks its role for an oppone
 only its own moves with the game result as the reward of its last move (against itself: both seats' moves),
 and takes one PPO update on them. A role's "step" is a PPO minibatch step.
 
-Opponents are PPO networks: a current learner or a frozen snapshot, loaded into one scratch network.
+Opponents are PPO networks (a current learner or a frozen snapshot, loaded into one scratch network) or, with
+``--league.fixed-opponents``, bots that never change (``random``, ``mcts:N``, ...), which the main agents play
+``--league.main-vs-fixed`` of the time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from agents.actor_critic import ActorCritic
+from agents.bots import make_player
 from agents.bots.base import Player
 from agents.ppo.games import GamePolicy, PPOGameLearner, PPOPlayer, build_game_network
 from runners.families.league import LeagueConfig
@@ -76,6 +79,11 @@ class PPOLeagueTrainer(LeagueBase[PPOLeagueLearner]):
         if opponent == learner.name:
             seats = [0] * n  # self-play: both seats are the learner; W/D/L are the first player's
             played = learner.agent.play_against(None, seats)
+        elif opponent in self.fixed:  # a bot: seeded by run, iteration and learner, so a resume replays it exactly
+            seats = [0] * (n - n // 2) + [1] * (n // 2)
+            bot = make_player(opponent, self.game, _seed(self.cfg.selfplay.seed, 2, self.iteration,
+                                                         self.learners.index(learner)))
+            played = learner.agent.play_against(bot, seats)
         else:
             self.opponent.network.load_state_dict(self.opponent_weights(opponent))
             seats = [0] * (n - n // 2) + [1] * (n // 2)

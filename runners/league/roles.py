@@ -4,8 +4,9 @@ Source: Vinyals et al. 2019, "Grandmaster level in StarCraft II using multi-agen
 (Nature 575), Methods "League composition" and the ``MainPlayer`` / ``MainExploiter`` / ``LeagueExploiter``
 classes of its supplementary pseudocode. Written anew; the numbers are the paper's defaults, all configurable.
 
-* ``MainAgent``: with probability ``pfsp`` (0.5) PFSP (``hard``, p = 2) over the whole pool of snapshots;
-  otherwise one current main agent M is drawn uniformly (possibly itself) and
+* ``MainAgent``: with probability ``pfsp`` (0.5) PFSP (``hard``, p = 2) over the whole pool of snapshots; with
+  probability ``fixed`` (0; not AlphaStar's) a fixed bot of the league drawn uniformly; otherwise one current
+  main agent M is drawn uniformly (possibly itself) and
   - with probability ``exploiters`` (0.15), *verification*: if some main-exploiter snapshot is beaten less than
     ``exploiter_threshold`` (0.3) of the time, PFSP (``hard``) over the main-exploiter snapshots; else, if
     the learner has *forgotten* how to beat M's older snapshots (see ``forgotten_prefix``) and one of those is
@@ -51,6 +52,8 @@ class Roster:
     league_exploiters: tuple[str, ...] = ()
     snapshots: tuple[tuple[str, str], ...] = ()
     """``(snapshot name, parent learner name)``, oldest first."""
+    fixed: tuple[str, ...] = ()
+    """Bots that stay in the league unchanged (player specs); only the main agents' ``fixed`` branch plays them."""
 
     def pool(self) -> list[str]:
         """Every frozen snapshot, oldest first."""
@@ -64,12 +67,13 @@ class Roster:
     def to_dict(self) -> dict[str, Any]:
         """Plain types (lists of strings)."""
         return {"main_agents": list(self.main_agents), "main_exploiters": list(self.main_exploiters),
-                "league_exploiters": list(self.league_exploiters), "snapshots": [list(s) for s in self.snapshots]}
+                "league_exploiters": list(self.league_exploiters), "snapshots": [list(s) for s in self.snapshots],
+                "fixed": list(self.fixed)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Roster:
         return cls(tuple(d["main_agents"]), tuple(d["main_exploiters"]), tuple(d["league_exploiters"]),
-                   tuple((str(s), str(p)) for s, p in d["snapshots"]))
+                   tuple((str(s), str(p)) for s, p in d["snapshots"]), tuple(d.get("fixed", ())))
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Choice:
 
     opponent: str
     branch: str
-    """``pfsp``, ``selfplay``, ``curriculum``, ``exploiter``, ``forgetting``, ``main`` or ``league``."""
+    """``pfsp``, ``fixed``, ``selfplay``, ``curriculum``, ``exploiter``, ``forgetting``, ``main`` or ``league``."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class MainAgentConfig(RoleConfig):
     """Probability of the verification branch (main-exploiter snapshots, then forgotten snapshots)."""
     selfplay: float = 0.35
     """Probability of self-play against a current main agent."""
+    fixed: float = 0.0
+    """Probability of a fixed opponent (a bot of ``Roster.fixed``, uniformly); not AlphaStar's."""
     weighting: str = "hard"
     """PFSP weighting of the pool, exploiter and forgetting branches."""
     p: float = 2.0
@@ -129,9 +135,9 @@ class MainAgentConfig(RoleConfig):
     """Replay a forgotten snapshot of the main when one is beaten less often than this."""
 
     def __post_init__(self) -> None:
-        mix = (self.pfsp, self.exploiters, self.selfplay)
+        mix = (self.pfsp, self.exploiters, self.selfplay, self.fixed)
         if min(mix) < 0 or abs(sum(mix) - 1.0) > 1e-9:
-            raise ValueError(f"main agent: pfsp + exploiters + selfplay must be 1 (each >= 0), got {mix}")
+            raise ValueError(f"main agent: pfsp + exploiters + selfplay + fixed must be 1 (each >= 0), got {mix}")
         weighting_fn(self.weighting, self.p)
 
 
@@ -256,8 +262,10 @@ class MainAgent(Role[MainAgentConfig]):
         pool = roster.pool()
         if r < c.pfsp and pool:
             return Choice(sample_opponent(rng, self.name, pool, payoff, c.weighting, c.p), "pfsp")
+        if c.pfsp <= r < c.pfsp + c.fixed and roster.fixed:
+            return Choice(_uniform(rng, roster.fixed, "fixed opponent"), "fixed")
         main = _uniform(rng, roster.main_agents, "main agent")
-        if r < c.pfsp + c.exploiters:
+        if r < c.pfsp + c.fixed + c.exploiters:
             choice = self._verification(rng, main, roster, payoff)
             if choice is not None:
                 return choice

@@ -116,10 +116,26 @@ def _check_anchors(cfg: Any) -> None:
 def _check_league(cfg: LeagueConfig) -> None:
     """The main agents' opponent mix is a distribution; a league has no gating (its pool replaces it)."""
     lg = cfg.league
-    mix = (lg.main_pfsp, lg.main_selfplay, lg.main_vs_exploiters)
+    mix = (lg.main_pfsp, lg.main_selfplay, lg.main_vs_exploiters, lg.main_vs_fixed)
     if abs(sum(mix) - 1.0) > 1e-9:
-        raise ConfigError(f"--league.main-pfsp + --league.main-selfplay + --league.main-vs-exploiters must sum to 1 "
-                          f"(got {' + '.join(map(str, mix))} = {sum(mix):g})")
+        raise ConfigError(f"--league.main-pfsp + --league.main-selfplay + --league.main-vs-exploiters + "
+                          f"--league.main-vs-fixed must sum to 1 (got {' + '.join(map(str, mix))} = {sum(mix):g})")
+    if lg.main_vs_fixed > 0 and not lg.fixed_opponents:
+        raise ConfigError("--league.main-vs-fixed needs --league.fixed-opponents (the bots to play)")
+    if lg.fixed_opponents:
+        if lg.agent != "ppo":
+            raise ConfigError("--league.fixed-opponents takes PPO leagues only (--league.agent ppo): AlphaZero "
+                              "learners play searching networks")
+        if len(set(lg.fixed_opponents)) != len(lg.fixed_opponents):
+            raise ConfigError(f"--league.fixed-opponents names a bot twice: {' '.join(lg.fixed_opponents)}")
+        from agents.bots import make_player
+        from envs.games import make_game
+
+        game = make_game(cfg.game)
+        for spec in lg.fixed_opponents:
+            if spec.startswith(("alphazero:", "ppo:")):
+                raise ConfigError(f"--league.fixed-opponents {spec}: bots only (random, minimax, mcts:N, ...)")
+            make_player(spec, game, 0)  # GameError names the valid forms
     if cfg.selfplay.gating:
         raise ConfigError("--selfplay.gating is not used by leagues: their pool of snapshots replaces it")
 
