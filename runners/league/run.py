@@ -18,7 +18,6 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from agents.errors import ConfigError
 from runners.families.common import to_dict
 from runners.families.league import LeagueConfig
 from runners.league.checkpoint import FORMAT, save_league
@@ -186,12 +185,6 @@ def run_league_local(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, 
                           len(trainer.pool), interrupted or stop.signum is not None, signum=stop.signum)
     print_summary(console, cfg, run_dir, result)
     return result
-
-
-def run_league_ray(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None,
-                   console: Console | None = None) -> LeagueResult:
-    """The Ray trainer's entry point: not written yet."""
-    raise ConfigError("leagues run in one process for now (drop --runner ray)")
 
 
 def print_summary(console: Console, cfg: LeagueConfig, run_dir: Path, result: LeagueResult) -> None:
