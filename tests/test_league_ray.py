@@ -39,6 +39,7 @@ def records(run_dir: Path, kind: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(("flags", "needle"), [
     (["--league.agent", "ppo"], "--league.agent ppo runs in one process for now"),
     (["--num-workers", "0"], "--num-workers must be >= 1"),
+    (["--ray-address", "127.0.0.1:9"], "no Ray cluster reachable"),  # joined, not a local Ray started
 ])
 def test_bad_input_is_one_line(flags: list[str], needle: str, tmp_path: Path,
                                capfd: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""The Ray actors of the AlphaZero league: game workers and one learner actor for every learner of the league.
+"""The Ray actors of the AlphaZero league: game workers, and one learner actor that holds all the learners.
 
 - ``LeagueWorker``: two CPU policy-value networks (the learner's side and the opponent's side, one torch thread)
   behind their own ``NetworkEvaluator``s. One ``collect`` call plays a ``GameTask`` (some of one learner's games

@@ -78,8 +78,8 @@ class LeagueOptions:
 
 @dataclass(frozen=True)
 class LeagueConfig:
-    """An AlphaZero league in one process. In the selfplay section games_per_iteration counts each learner's
-    games per iteration; gating is not used (refused)."""
+    """A league of AlphaZero (or PPO) learners, in one process or (AlphaZero) on Ray. In the selfplay section
+    games_per_iteration counts each learner's games per iteration; gating is not used (refused)."""
 
     preset: str = "league-tictactoe"
     """Name of the preset this config came from."""
