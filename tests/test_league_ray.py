@@ -1,7 +1,8 @@
 """The AlphaZero league on Ray: flags refused in one line before Ray starts, then on a local Ray instance
 (num_cpus=2, shut down after the module): a tiny tic-tac-toe league plays on two workers, shares its frozen
 snapshots through the object store, checkpoints, resumes in one process and back on Ray; a killed worker is
-restarted and the run finishes; workers lost past their restarts end the run in one line with a checkpoint."""
+restarted and the run finishes; workers lost past their restarts end the run in one line with a checkpoint; a
+PPO league plays on Ray and resumes in one process."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from runners.families.league import LeagueConfig
 from runners.league.trainer import LeagueTrainer
 from runners.local.checkpoint import load
 from tests.test_league import tiny
+from tests.test_league_ppo import tiny as tiny_ppo
 
 RAY = OnPolicyRayConfig(kind="ray", num_workers=2, status_every=0)
 
@@ -37,7 +39,6 @@ def records(run_dir: Path, kind: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("flags", "needle"), [
-    (["--league.agent", "ppo"], "--league.agent ppo runs in one process for now"),
     (["--num-workers", "0"], "--num-workers must be >= 1"),
     (["--ray-address", "127.0.0.1:9"], "no Ray cluster reachable"),  # joined, not a local Ray started
 ])
@@ -74,7 +75,7 @@ def test_league_on_ray_checkpoints_and_resumes_in_one_process_and_on_ray(local_r
     assert puts[0] == 3 * 3 + result.pool
 
     saved = load(tmp_path / "checkpoints" / "latest.pt")["trainer"]
-    assert saved["runner"] == "ray" and saved["iteration"] == 3 and len(saved["learner_rngs"]) == 3
+    assert saved["runner"] == "ray" and saved["iteration"] == 3 and all("ray_rng" in x for x in saved["learners"])
     assert [x["steps"] for x in saved["learners"]] == [6, 6, 6] and all(x["buffer"]["added"] > 0
                                                                          for x in saved["learners"])
     # The learner actor's optimisers: the main agent's 6 updates, the main exploiter's 2 since its reset at the
@@ -153,3 +154,17 @@ def test_lost_workers_end_the_league_in_one_line_with_a_checkpoint(local_ray: No
                                f"arena league --resume {tmp_path})")
     saved = load(tmp_path / "checkpoints" / "latest.pt")["trainer"]
     assert saved["iteration"] == 2 and all(x["steps"] == 4 for x in saved["learners"])
+
+
+def test_ppo_league_on_ray_resumes_in_one_process(local_ray: None, tmp_path: Path) -> None:
+    """--league.agent ppo: a learner's games in one worker call, one PPO update in the learner actor."""
+    result = run_league(replace(tiny_ppo(tmp_path, iterations=2), distributed=RAY), tmp_path)
+    assert result.iterations == 2 and result.games == 48 and result.pool == 3
+    rows = records(tmp_path, "learner")
+    assert len(rows) == 6 and all(r["games"] == 8 and "loss" in r and r["positions"] > 0 for r in rows)
+    saved = load(tmp_path / "checkpoints" / "latest.pt")["trainer"]
+    assert saved["agent"] == "ppo" and saved["runner"] == "ray"
+    assert all(x["steps"] > 0 for x in saved["learners"])
+    assert saved["learners"][0]["agent"]["learner"]["updates"] == 2  # the main agent's (exploiters reset at 2)
+    local = run_league(tiny_ppo(tmp_path, iterations=3), tmp_path, resume=True)
+    assert local.iterations == 3 and local.games == 72

@@ -78,7 +78,7 @@ class LeagueOptions:
 
 @dataclass(frozen=True)
 class LeagueConfig:
-    """A league of AlphaZero (or PPO) learners, in one process or (AlphaZero) on Ray. In the selfplay section
+    """A league of AlphaZero (or PPO) learners, in one process or on Ray. In the selfplay section
     games_per_iteration counts each learner's games per iteration; gating is not used (refused)."""
 
     preset: str = "league-tictactoe"
@@ -93,7 +93,7 @@ class LeagueConfig:
     log: LogConfig = field(default_factory=lambda: LogConfig(log_every=1))
     distributed: OnPolicyRayConfig = field(default_factory=OnPolicyRayConfig)
     """Where the league runs: --runner ray plays the games on --num-workers worker actors and trains the learners
-    in a learner actor (AlphaZero learners only; the PPO league runs in one process)."""
+    in a learner actor."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO learners (--league.agent ppo): each iteration is one PPO update on the learner's games."""
     net: ActorCriticConfig = field(default_factory=ActorCriticConfig)

@@ -22,7 +22,7 @@ policy in a small game, the league's ground-truth metric, is ``agents.bots.best_
                     around the Ray trainer
     checkpoint.py   league checkpoints (``latest.pt``: the whole league; ``model.pt``: the first main agent)
 
-On Ray (``--runner ray``, AlphaZero learners): ``runners.distributed.league`` (``RayLeagueTrainer``,
+On Ray (``--runner ray``): ``runners.distributed.league`` (``RayLeagueTrainer``, ``RayPPOLeagueTrainer``,
 ``run_league_ray``; only ``runners.distributed`` imports Ray) plays every learner's games of an iteration at once on
 worker actors and trains the learners in a learner actor, with the rules of ``base.py``.
 """
