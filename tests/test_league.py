@@ -150,7 +150,7 @@ def test_checkpoint_holds_plain_types_and_resume_is_exact(tmp_path: Path) -> Non
     (["--league.main-agents", "0"], "--league.main-agents must be in [1, 64]"),
     (["--league.snapshot-every", "0"], "--league.snapshot-every must be in [1,"),
     (["--league.main-pfsp", "0.9"], "must sum to 1"),
-    (["--runner", "ray"], "leagues run in one process for now"),
+    (["--runner", "ray", "--num-workers", "0"], "--num-workers must be >= 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(flags: list[str], needle: str, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:

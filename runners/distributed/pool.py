@@ -147,6 +147,27 @@ class WorkerPool:
         kill_actors(self.handles)
 
 
+class LearnerAndWorkers:
+    """What a Ray trainer of iterations (self-play, the league) owns: a learner actor holding the run's state and a
+    pool of worker actors (``worker_pool``: None before it started)."""
+
+    learner_actor: Any
+
+    def worker_pool(self) -> WorkerPool | None:
+        raise NotImplementedError
+
+    def core_actors(self) -> dict[str, Any]:
+        """The actors whose state the run's checkpoints hold, by name (not restarted)."""
+        return {"learner": self.learner_actor}
+
+    def close(self) -> None:
+        """Kill every actor this trainer started (Ray itself may be shared, e.g. by tests)."""
+        pool = self.worker_pool()
+        if pool is not None:
+            pool.kill()
+        kill_actor(self.learner_actor)
+
+
 def kill_actors(handles: list[Any]) -> None:
     for h in handles:
         kill_actor(h)

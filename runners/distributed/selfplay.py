@@ -38,6 +38,8 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -53,26 +55,37 @@ from agents.errors import ConfigError, RunAbortedError
 from envs.games import make_game
 from runners.distributed.apex import worker_seed
 from runners.distributed.driver import LearnerReport, Plan
-from runners.distributed.pool import WorkerLostError, WorkerPool, dead_actors, kill_actor, lost_state_message, started
+from runners.distributed.pool import (
+    LearnerAndWorkers,
+    WorkerLostError,
+    WorkerPool,
+    dead_actors,
+    kill_actor,
+    lost_state_message,
+    started,
+)
 from runners.distributed.selfplay_actors import GameBatchStats, SelfPlayLearner, SelfPlayWorker
 from runners.distributed.train import check_resources, fit_resources, ray_session
+from runners.families.league import LeagueConfig
 from runners.families.selfplay import SelfPlayConfig
 from runners.selfplay.checkpoint import save_selfplay
 from runners.selfplay.run import SelfPlayResult, run_selfplay_local
 from runners.selfplay.trainer import SelfPlayTrainer
 
 
-def check_selfplay_config(cfg: SelfPlayConfig) -> None:
-    """Reject what Ray self-play cannot run, before Ray starts (one-line ``ConfigError``)."""
+def check_selfplay_config(cfg: SelfPlayConfig | LeagueConfig) -> None:
+    """Reject what Ray self-play (or the Ray league) cannot run, before Ray starts: one-line ``ConfigError`` (an
+    unknown game or torso: the error of building the network)."""
     check_resources(cfg.distributed)
     s = cfg.selfplay
     if s.games_per_iteration < 1 or s.train_steps_per_iteration < 0:
         raise ConfigError("--selfplay.games-per-iteration must be >= 1 and --selfplay.train-steps-per-iteration >= 0")
     if cfg.distributed.max_policy_lag < 0 or cfg.distributed.envs_per_worker < 0:
         raise ConfigError("--distributed.max-policy-lag and --distributed.envs-per-worker must be >= 0")
+    build_policy_value_net(make_game(cfg.game), cfg.torso, cfg.agent.value_hidden)  # an unknown game or torso
 
 
-def selfplay_plan(cfg: SelfPlayConfig) -> Plan:
+def selfplay_plan(cfg: SelfPlayConfig | LeagueConfig) -> Plan:
     """Actor sizes that fit the cluster; ``envs_per_worker`` is the games each worker plays per call
     (``--distributed.envs-per-worker``, by default ``games_per_iteration`` shared out among the workers)."""
     d, s = cfg.distributed, cfg.selfplay
@@ -83,7 +96,7 @@ def selfplay_plan(cfg: SelfPlayConfig) -> Plan:
                 ray.get_runtime_context().get_node_id())
 
 
-class RaySelfPlayTrainer(SelfPlayTrainer):
+class RaySelfPlayTrainer(SelfPlayTrainer, LearnerAndWorkers):
     """``SelfPlayTrainer`` with its games from worker actors and its learner in an actor.
 
     It does not call ``SelfPlayTrainer.__init__``: the learner, its optimiser and the position window live in
@@ -255,15 +268,29 @@ class RaySelfPlayTrainer(SelfPlayTrainer):
         self._take_report(ray.get(self.learner_actor.publish.remote()), gate=False)
         self.checkpointed = self.iteration
 
-    def core_actors(self) -> dict[str, Any]:
-        """The actors whose state the run's checkpoints hold, by name (not restarted)."""
-        return {"learner": self.learner_actor}
+    def worker_pool(self) -> WorkerPool | None:
+        return self.pool
 
-    def close(self) -> None:
-        """Kill every actor this trainer started (Ray itself may be shared, e.g. by tests)."""
-        if self.pool is not None:
-            self.pool.kill()
-        kill_actor(self.learner_actor)
+
+@contextmanager
+def running(trainer: Any, save: Callable[[], None], resume: str) -> Iterator[None]:
+    """A Ray run of iterations (self-play, the league) inside the block, ending in one line, its actors killed at
+    the end (``trainer.close()``). Workers lost past their restarts save a checkpoint first (``save``: the learner
+    actor still holds its state); a dead actor holding the run's state (``trainer.core_actors()``) leaves the last
+    periodic checkpoint as it is. ``resume``: the command that resumes."""
+    try:
+        try:
+            yield
+        except WorkerLostError as e:  # the learner lives on: keep what it holds
+            save()
+            raise RunAbortedError(f"{e} (checkpoint saved at iteration {trainer.iteration}: {resume})") from None
+    except RayError:  # the save above included: a dead learner took the window with it
+        dead = dead_actors(trainer.core_actors())
+        if not dead:
+            raise
+        raise RunAbortedError(lost_state_message(dead, trainer.checkpointed, "iteration", resume)) from None
+    finally:
+        trainer.close()
 
 
 def run_selfplay_ray(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, stop_at: int | None = None,
@@ -271,27 +298,12 @@ def run_selfplay_ray(cfg: SelfPlayConfig, run_dir: Path, resume: bool = False, s
     """``run_selfplay`` on Ray: start or join Ray, start the actors, run the single-process loop around them."""
     console = console or Console(stderr=True)
     check_selfplay_config(cfg)  # before Ray starts: bad flags cost nothing
-    build_policy_value_net(make_game(cfg.game), cfg.torso, cfg.agent.value_hidden)  # an unknown game or torso too
     with ray_session(cfg.distributed):
         plan = selfplay_plan(cfg)
         trainer = RaySelfPlayTrainer(cfg, plan)
-        try:
+        with running(trainer, lambda: save_selfplay(trainer, run_dir, final=False),
+                     f"arena selfplay --resume {run_dir}"):
             console.log(f"ray: {plan.num_workers} self-play workers x {plan.envs_per_worker} games "
                         f"({plan.worker_cpus:g} CPU each), learner on "
                         f"{ray.get(trainer.learner_actor.device.remote())}")
-            try:
-                try:
-                    return run_selfplay_local(cfg, run_dir, resume=resume, stop_at=stop_at, console=console,
-                                        trainer=trainer)
-                except WorkerLostError as e:  # learner and position window live on: keep what they hold
-                    save_selfplay(trainer, run_dir, final=False)
-                    raise RunAbortedError(f"{e} (checkpoint saved at iteration {trainer.iteration}: arena selfplay "
-                                          f"--resume {run_dir})") from None
-            except RayError:  # a dead learner took the window with it: the last periodic checkpoint stays as it is
-                dead = dead_actors(trainer.core_actors())
-                if not dead:
-                    raise
-                raise RunAbortedError(lost_state_message(dead, trainer.checkpointed, "iteration",
-                                                         f"arena selfplay --resume {run_dir}")) from None
-        finally:
-            trainer.close()
+            return run_selfplay_local(cfg, run_dir, resume=resume, stop_at=stop_at, console=console, trainer=trainer)

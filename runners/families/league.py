@@ -84,8 +84,8 @@ class LeagueOptions:
 
 @dataclass(frozen=True)
 class LeagueConfig:
-    """An AlphaZero league in one process. In the selfplay section games_per_iteration counts each learner's
-    games per iteration; gating is not used (refused)."""
+    """A league of AlphaZero (or PPO) learners, in one process or on Ray. In the selfplay section
+    games_per_iteration counts each learner's games per iteration; gating is not used (refused)."""
 
     preset: str = "league-tictactoe"
     """Name of the preset this config came from."""
@@ -98,7 +98,8 @@ class LeagueConfig:
     league: LeagueOptions = field(default_factory=LeagueOptions)
     log: LogConfig = field(default_factory=lambda: LogConfig(log_every=1))
     distributed: OnPolicyRayConfig = field(default_factory=OnPolicyRayConfig)
-    """Where the league runs: one process only for now (--runner ray is refused)."""
+    """Where the league runs: --runner ray plays the games on --num-workers worker actors and trains the learners
+    in a learner actor."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """PPO learners (--league.agent ppo): each iteration is one PPO update on the learner's games."""
     net: ActorCriticConfig = field(default_factory=ActorCriticConfig)
@@ -163,7 +164,7 @@ LEAGUE_PRESETS: dict[str, Callable[[], LeagueConfig]] = {
 DEFAULT_LEAGUE_PRESET = "league-tictactoe"
 
 FAMILY = Family(name="league", title="league", command="league", config=LeagueConfig, presets=LEAGUE_PRESETS,
-                trainer="runners.league.run:run_league_local", ray_trainer="runners.league.run:run_league_ray",
+                trainer="runners.league.run:run_league_local", ray_trainer="runners.distributed.league:run_league_ray",
                 resume_fixed=("preset", "game", "torso.", "agent.value_hidden", "agent.optimizer", "league.agent",
                               "net.", "ppo.optimizer",
                               "league.main_agents", "league.main_exploiters", "league.league_exploiters"),

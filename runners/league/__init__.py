@@ -18,8 +18,11 @@ policy in a small game, the league's ground-truth metric, is ``agents.bots.best_
                     payoff matrix; one ``iterate`` plays and trains every learner, then snapshots and resets
     ppo_trainer.py  ``PPOLeagueTrainer`` (``--league.agent ppo``): the same league over masked-PPO learners
                     (``agents.ppo.games``); ``make_league_trainer`` picks the trainer of a config
-    run.py          ``run_league_local``: one league run in one process (logs, checkpoints, signals, resume)
+    run.py          ``run_league_local``: one league run (logs, checkpoints, signals, resume), in one process or
+                    around the Ray trainer
     checkpoint.py   league checkpoints (``latest.pt``: the whole league; ``model.pt``: the first main agent)
 
-Still to come: a Ray league (learners and game workers as actors).
+On Ray (``--runner ray``): ``runners.distributed.league`` (``RayLeagueTrainer``, ``RayPPOLeagueTrainer``,
+``run_league_ray``; only ``runners.distributed`` imports Ray) plays every learner's games of an iteration at once on
+worker actors and trains the learners in a learner actor, with the rules of ``base.py``.
 """

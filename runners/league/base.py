@@ -159,11 +159,7 @@ class LeagueBase(ABC, Generic[L]):
     # --- one iteration ----------------------------------------------------------------------------
     def iterate(self) -> list[dict[str, Any]]:
         """Every learner plays its opponent and trains; then snapshots and resets. One row per learner."""
-        rows = []
-        for learner in self.learners:
-            choice = learner.role.choose_opponent(self.rng, self.roster, self.payoff)
-            rows.append({"learner": learner.name, "role": learner.role.kind, "opponent": choice.opponent,
-                         "branch": choice.branch, **self.play_and_train(learner, choice.opponent)})
+        rows = self.play_round()
         self.iteration += 1
         periodic = self.iteration % self.cfg.league.snapshot_every == 0
         for learner, row in zip(self.learners, rows, strict=True):
@@ -175,6 +171,25 @@ class LeagueBase(ABC, Generic[L]):
                 if row["reset"]:
                     self.reset(learner)
         return rows
+
+    def choose(self, learner: L) -> tuple[dict[str, Any], str]:
+        """``learner``'s role picks its opponent: the head of its row and the opponent's name."""
+        choice = learner.role.choose_opponent(self.rng, self.roster, self.payoff)
+        return ({"learner": learner.name, "role": learner.role.kind, "opponent": choice.opponent,
+                 "branch": choice.branch}, choice.opponent)
+
+    def play_round(self) -> list[dict[str, Any]]:
+        """Each learner in turn chooses, plays and trains: a later learner's choice sees the payoff of earlier
+        learners' games of this iteration. (The Ray league chooses every opponent first and plays at once.)"""
+        rows = []
+        for learner in self.learners:
+            head, opponent = self.choose(learner)
+            rows.append({**head, **self.play_and_train(learner, opponent)})
+        return rows
+
+    def iteration_metrics(self) -> dict[str, float]:
+        """Scalars of the runner itself for the iteration's row (the Ray league's workers); none in one process."""
+        return {}
 
     def snapshot(self, learner: L) -> str:
         """Freeze ``learner``'s current weights into the pool as ``NAME@ITERATION``; returns that name."""

@@ -30,6 +30,9 @@ from runners.families.league import LeagueConfig
 from runners.league.base import LeagueBase, Role, Weights, clone_weights
 from runners.league.trainer import LeagueTrainer
 
+ROW_METRICS = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "explained_variance")
+"""A PPO update's metrics a learner's row of the iteration keeps."""
+
 
 @dataclass(eq=False)
 class PPOLeagueLearner:
@@ -49,7 +52,7 @@ class PPOLeagueLearner:
         return self.agent.network
 
 
-def _seed(base: int, *keys: int) -> int:
+def stream_seed(base: int, *keys: int) -> int:
     """A 31-bit seed derived from ``base`` and ``keys`` (one stream per learner and purpose)."""
     return int(np.random.SeedSequence([base, *keys]).generate_state(1)[0] >> 1)
 
@@ -64,12 +67,12 @@ class PPOLeagueTrainer(LeagueBase[PPOLeagueLearner]):
         super().__init__(cfg)
         # The opponent's side: one scratch network whose weights are loaded for each learner's games.
         self.opponent = GamePolicy(build_game_network(self.game, cfg.net, cfg.torso).eval(),
-                                   _seed(cfg.selfplay.seed, 999))
+                                   stream_seed(cfg.selfplay.seed, 999))
 
     def _build_learner(self, role: Role, index: int) -> PPOLeagueLearner:
         cfg = self.cfg
         agent = PPOGameLearner(self.game, cfg.net, cfg.torso, cfg.ppo, total_updates=cfg.selfplay.iterations,
-                               seed=_seed(cfg.selfplay.seed, index))
+                               seed=stream_seed(cfg.selfplay.seed, index))
         return PPOLeagueLearner(role.name, role, agent, clone_weights(agent.network))
 
     def play_and_train(self, learner: PPOLeagueLearner, opponent: str) -> dict[str, Any]:
@@ -96,11 +99,10 @@ class PPOLeagueTrainer(LeagueBase[PPOLeagueLearner]):
         self.games += n
         metrics = learner.agent.train(played).metrics
         learner.steps += int(metrics["minibatch_updates"])
-        keep = ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac", "explained_variance")
         return {"games": n, "wins": wins, "draws": draws, "losses": losses,
                 "positions": int(played.rollout.mask.sum()), "game_length": float(played.lengths.mean()),
                 "positions_per_s": float(played.lengths.sum()) / max(seconds, 1e-9), "selfplay_s": seconds,
-                **{k: metrics[k] for k in keep if k in metrics}}
+                **{k: metrics[k] for k in ROW_METRICS if k in metrics}}
 
     def reset(self, learner: PPOLeagueLearner) -> None:
         """Back to the initial weights with a fresh optimiser (its update count restarts the annealing)."""

@@ -18,7 +18,6 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from agents.errors import ConfigError
 from runners.families.common import to_dict
 from runners.families.league import LeagueConfig
 from runners.league.checkpoint import FORMAT, save_league
@@ -82,7 +81,7 @@ class LeagueLogger:
             clean = {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
             self.write({"kind": "learner", "iteration": trainer.iteration, **clean}, prefix=f"{row['learner']}/")
         record: dict[str, Any] = {"kind": "iteration", "iteration": trainer.iteration, "games": trainer.games,
-                                  "pool": len(trainer.pool)}
+                                  "pool": len(trainer.pool), **trainer.iteration_metrics()}
         if league_elo is not None:
             record["league_elo"] = league_elo
         self.write(record)
@@ -133,11 +132,12 @@ def resume_into(trainer: AnyLeagueTrainer, cfg: LeagueConfig, run_dir: Path) -> 
 
 
 def run_league_local(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None,
-                     console: Console | None = None) -> LeagueResult:
+                     console: Console | None = None, trainer: AnyLeagueTrainer | None = None) -> LeagueResult:
     """Run the league until ``iterations`` (or ``stop_at`` iterations, the time limit, or a signal): the league
-    family's single-process trainer."""
+    family's single-process trainer. The Ray league (``runners.distributed.league``) starts its actors and runs
+    this same loop around its own ``trainer``."""
     console = console or Console(stderr=True)
-    trainer = make_league_trainer(cfg)  # validates the game and config before the run directory appears
+    trainer = trainer or make_league_trainer(cfg)  # validates the game and config before the run directory appears
     if resume:
         resume_into(trainer, cfg, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -185,12 +185,6 @@ def run_league_local(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, 
                           len(trainer.pool), interrupted or stop.signum is not None, signum=stop.signum)
     print_summary(console, cfg, run_dir, result)
     return result
-
-
-def run_league_ray(cfg: LeagueConfig, run_dir: Path, *, resume: bool = False, stop_at: int | None = None,
-                   console: Console | None = None) -> LeagueResult:
-    """The Ray trainer's entry point: not written yet."""
-    raise ConfigError("leagues run in one process for now (drop --runner ray)")
 
 
 def print_summary(console: Console, cfg: LeagueConfig, run_dir: Path, result: LeagueResult) -> None:

@@ -14,8 +14,9 @@ snapshot the role decides whether the learner resets to its initial weights (mai
 exploiters with probability 0.25, main agents never); a reset also gives it a fresh optimiser and window.
 
 Deviations from AlphaStar: learners take turns in one process instead of running concurrently (exactly
-reproducible and resumable); a "step" of the roles' rules is a gradient step; periodic snapshots of every
-learner stand in for the main agents' own snapshot rule. The search, game playing, augmentation, training
+reproducible and resumable; ``runners.distributed.league`` plays all their games of an iteration at once on
+Ray); a "step" of the roles' rules is a gradient step; periodic snapshots of every learner stand in for the
+main agents' own snapshot rule. The search, game playing, augmentation, training
 step and anchor Elo are self-play's (``runners.selfplay.trainer``); the league's rules are ``runners.league.base``.
 """
 
