@@ -84,8 +84,8 @@ class PPOLeagueTrainer(LeagueBase[PPOLeagueLearner]):
             played = learner.agent.play_against(None, seats)
         elif opponent in self.fixed:  # a bot: seeded by run, iteration and learner, so a resume replays it exactly
             seats = [0] * (n - n // 2) + [1] * (n // 2)
-            bot = make_player(opponent, self.game, _seed(self.cfg.selfplay.seed, 2, self.iteration,
-                                                         self.learners.index(learner)))
+            bot = make_player(opponent, self.game, stream_seed(self.cfg.selfplay.seed, 2, self.iteration,
+                                                               self.learners.index(learner)))
             played = learner.agent.play_against(bot, seats)
         else:
             self.opponent.network.load_state_dict(self.opponent_weights(opponent))
