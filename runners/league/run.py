@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import TextColumn
 
 from runners.families.common import to_dict
 from runners.families.league import LeagueConfig
@@ -24,7 +24,7 @@ from runners.league.checkpoint import FORMAT, save_league
 from runners.league.plots import league_elo_rows, league_elo_table, plot_league_elo
 from runners.league.ppo_trainer import AnyLeagueTrainer, make_league_trainer
 from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, CheckpointError, load
-from runners.local.logging import close_outputs, init_wandb, log_tables, print_table, trim_metrics
+from runners.local.logging import IterationLogger, log_tables, print_table, trim_metrics
 from runners.local.resume import check_fits, load_into
 from runners.local.signals import StopFlag
 from runners.selfplay.anchors import added_message
@@ -46,33 +46,14 @@ class LeagueResult:
     """SIGINT / SIGTERM that stopped the run; the CLI exits with 128 + signum."""
 
 
-class LeagueLogger:
+class LeagueLogger(IterationLogger):
     """RUN_DIR/metrics.jsonl, a progress bar (games, pool, main's loss and Elo) and wandb when asked."""
 
     def __init__(self, run_dir: Path, cfg: LeagueConfig, start_iteration: int, console: Console) -> None:
-        self.file = (run_dir / "metrics.jsonl").open("a", buffering=1)
-        self.console = console
-        self.t0 = time.perf_counter()
-        self.wandb = (init_wandb(run_dir, to_dict(cfg), cfg.log.wandb, cfg.log.wandb_project)
-                      if cfg.log.wandb != "off" else None)
-        self.bar: Progress | None = None
-        self.last = start_iteration
-        if cfg.log.progress:
-            self.bar = Progress(TextColumn("[bold]league"), BarColumn(), TaskProgressColumn(),
-                                TextColumn("{task.fields[games]:,} games"), TextColumn("pool {task.fields[pool]}"),
-                                TextColumn("loss {task.fields[loss]}"), TextColumn("Elo {task.fields[elo]}"),
-                                TimeRemainingColumn(), console=console)
-            self.task = self.bar.add_task("league", total=cfg.selfplay.iterations, completed=start_iteration,
-                                          games=0, pool=0, loss="-", elo="-")
-            self.bar.start()
-
-    def write(self, record: dict[str, Any], prefix: str = "") -> None:
-        record = {**record, "time": round(time.perf_counter() - self.t0, 3)}
-        self.file.write(json.dumps(record) + "\n")
-        if self.wandb is not None:
-            flat = {prefix + k: v for k, v in record.items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "iteration"}
-            self.wandb.log(flat, step=int(record["iteration"]))
+        super().__init__(run_dir, to_dict(cfg), cfg.log, start_iteration, cfg.selfplay.iterations, console, "league",
+                         [TextColumn("{task.fields[games]:,} games"), TextColumn("pool {task.fields[pool]}"),
+                          TextColumn("loss {task.fields[loss]}"), TextColumn("Elo {task.fields[elo]}")],
+                         {"games": 0, "pool": 0, "loss": "-", "elo": "-"})
 
     def iteration(self, trainer: AnyLeagueTrainer, rows: list[dict[str, Any]], league_elo: dict[str, Any] | None
                   ) -> None:
@@ -116,8 +97,6 @@ class LeagueLogger:
             log_tables(self.wandb, {"league/elo": league_elo_table(rows)}, images={"league/elo_plot": png})
         return png
 
-    def close(self) -> None:
-        close_outputs(self, self.last)
 
 
 def resume_into(trainer: AnyLeagueTrainer, cfg: LeagueConfig, run_dir: Path) -> None:

@@ -163,6 +163,39 @@ def close_outputs(logger: Any, completed: int) -> None:
         logger.wandb = None
 
 
+class IterationLogger:
+    """An iteration-stepped run's outputs: RUN_DIR/metrics.jsonl (one JSON row per record, with its wall time),
+    wandb when ``log.wandb`` asks (``config`` as the run's config; numeric fields at step
+    ``record["iteration"]``), and a progress bar (``log.progress``) of ``columns`` between the bar and the time
+    left, whose fields start at ``fields``. Self-play and leagues log through it."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], log: Any, start_iteration: int, total: int,
+                 console: Console, label: str, columns: Sequence[TextColumn], fields: dict[str, Any]) -> None:
+        self.file = (run_dir / "metrics.jsonl").open("a", buffering=1)
+        self.console = console
+        self.t0 = time.perf_counter()
+        self.wandb = init_wandb(run_dir, config, log.wandb, log.wandb_project) if log.wandb != "off" else None
+        self.bar: Progress | None = None
+        self.last = start_iteration
+        if log.progress:
+            self.bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), TaskProgressColumn(), *columns,
+                                TimeRemainingColumn(), console=console)
+            self.task = self.bar.add_task(label, total=total, completed=start_iteration, **fields)
+            self.bar.start()
+
+    def write(self, record: dict[str, Any], prefix: str = "") -> None:
+        """One metrics row; on wandb its numbers (not booleans) as ``prefix + name``."""
+        record = {**record, "time": round(time.perf_counter() - self.t0, 3)}
+        self.file.write(json.dumps(record) + "\n")
+        if self.wandb is not None:
+            flat = {prefix + k: v for k, v in record.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "iteration"}
+            self.wandb.log(flat, step=int(record["iteration"]))
+
+    def close(self) -> None:
+        close_outputs(self, self.last)
+
+
 def print_table(console: Console, title: str, rows: list[tuple[str, str]]) -> None:
     """A two-column table (a run's summary) on ``console``."""
     table = Table(title=title, show_header=False)

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import TextColumn
 
 from runners.families.common import to_dict
 from runners.families.selfplay import SelfPlayConfig
 from runners.local.checkpoint import CHECKPOINT_DIR, LATEST, CheckpointError, load
-from runners.local.logging import close_outputs, init_wandb, print_table, trim_metrics
+from runners.local.logging import IterationLogger, print_table, trim_metrics
 from runners.local.resume import check_fits, load_into
 from runners.local.signals import StopFlag
 from runners.selfplay.anchors import added_message
@@ -34,33 +34,15 @@ class SelfPlayResult:
     """SIGINT / SIGTERM that stopped the run; the CLI exits with 128 + signum."""
 
 
-class SelfPlayLogger:
+class SelfPlayLogger(IterationLogger):
     """RUN_DIR/metrics.jsonl, a progress bar (games, positions/s, loss, Elo) and wandb when asked."""
 
     def __init__(self, run_dir: Path, cfg: SelfPlayConfig, start_iteration: int, console: Console) -> None:
-        self.file = (run_dir / "metrics.jsonl").open("a", buffering=1)
-        self.console = console
-        self.t0 = time.perf_counter()
-        self.wandb = (init_wandb(run_dir, to_dict(cfg), cfg.log.wandb, cfg.log.wandb_project)
-                      if cfg.log.wandb != "off" else None)
-        self.bar: Progress | None = None
-        self.last = start_iteration
-        if cfg.log.progress:
-            self.bar = Progress(TextColumn("[bold]selfplay"), BarColumn(), TaskProgressColumn(),
-                                TextColumn("{task.fields[games]:,} games"),
-                                TextColumn("{task.fields[pps]:>6.0f} pos/s"),
-                                TextColumn("loss {task.fields[loss]}"), TextColumn("Elo {task.fields[elo]}"),
-                                TimeRemainingColumn(), console=console)
-            self.task = self.bar.add_task("selfplay", total=cfg.selfplay.iterations, completed=start_iteration,
-                                          games=0, pps=0.0, loss="-", elo="-")
-            self.bar.start()
-
-    def write(self, record: dict[str, Any]) -> None:
-        record = {**record, "time": round(time.perf_counter() - self.t0, 3)}
-        self.file.write(json.dumps(record) + "\n")
-        if self.wandb is not None:
-            flat = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "iteration"}
-            self.wandb.log(flat, step=int(record["iteration"]))
+        super().__init__(run_dir, to_dict(cfg), cfg.log, start_iteration, cfg.selfplay.iterations, console,
+                         "selfplay", [TextColumn("{task.fields[games]:,} games"),
+                                      TextColumn("{task.fields[pps]:>6.0f} pos/s"),
+                                      TextColumn("loss {task.fields[loss]}"), TextColumn("Elo {task.fields[elo]}")],
+                         {"games": 0, "pps": 0.0, "loss": "-", "elo": "-"})
 
     def iteration(self, metrics: dict[str, float]) -> None:
         self.last = int(metrics["iteration"])
@@ -81,8 +63,6 @@ class SelfPlayLogger:
         if self.bar is not None:
             self.bar.update(self.task, elo=f"{round(entry['elo'])}")
 
-    def close(self) -> None:
-        close_outputs(self, self.last)
 
 
 def saturated(entry: dict[str, Any]) -> bool:
