@@ -112,8 +112,8 @@ ACTIONS: dict[str, str] = {
         "50k after the dip most runs show at 10k-25k. Tried on 5-8 seeds, no better: every worker on the "
         "agent's epsilon schedule (1 of 2 failed), --distributed.max-update-lag 100 (22.5k-35k)",
     "tests/test_distributed_memory.py::test_r2d2_on_ray_learns_masked_cartpole":
-        "OPEN: these runs had the test's earlier budget, 40k steps; one peaked at 103 against the bar of 120 "
-        "(the other 9: 131-404), so the test now runs 80k steps; its rows at 80k are still to be run",
+        "honest bar with margin: 80k steps (was 40k, where 9 of 10 runs reached 120, several only at 35k-40k, and "
+        "one peaked at 103). At 80k: 10/10, the bar reached at 15k-45k steps",
     "tests/test_distributed_selfplay.py::test_ray_selfplay_learns_tictactoe":
         "same preset fix as the single-process test; bounded by the preset's iterations, no longer by a 170 s "
         "time limit (a loaded machine played fewer iterations)",
