@@ -105,6 +105,46 @@ def test_signal_at_start_up_exits_in_one_line(tmp_path: Path, sig: int, code: in
     assert not run_dir.exists()
 
 
+SWALLOWING_IMPORT = """
+import os, sys, time
+from runners.local import signals
+signals.install_startup()
+print("importing", flush=True)
+try:  # an imported library's bare except: around its own optional import
+    time.sleep(30)
+except BaseException:
+    pass
+print("went on", flush=True)
+"""
+
+
+def test_signal_at_start_up_ends_the_process_even_inside_a_bare_except() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", SWALLOWING_IMPORT], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "importing\n"
+    proc.send_signal(signal.SIGTERM)
+    rc, out, err = finish(proc)
+    assert rc == 143 and "went on" not in out
+    assert err.strip() == "arena: stopped by SIGTERM while starting (nothing was saved)"
+
+
+def test_a_swallowed_signal_exit_stops_the_next_run_loop() -> None:
+    old = {sig: signal.getsignal(sig) for sig in signals.SIGNALS}
+    signals.install()
+    try:
+        try:  # a library swallows the SignalExit raised outside any run loop
+            signal.raise_signal(signal.SIGTERM)
+        except BaseException:
+            pass
+        with signals.deferred():
+            assert signals.received() == signal.SIGTERM and signals.stop_requested()
+        with signals.deferred():  # it stopped one run, not every later one in this process
+            assert signals.received() is None
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def test_signal_before_the_first_checkpoint_leaves_no_run_directory(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
 

@@ -83,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"arena: error: {e}", file=sys.stderr)
         return 1
     except signals.SignalExit as e:  # before a run loop (nothing saved) or after its checkpoint
+        signals.answered()
         print(f"arena: stopped by {signals.name(e.signum)}", file=sys.stderr)
         return signals.exit_code(e.signum)
     except KeyboardInterrupt:

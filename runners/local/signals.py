@@ -30,6 +30,9 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _depth = 0  # nesting of deferred() regions (main thread only)
 _received: int | None = None  # the first signal recorded in the current outermost deferred() region
 _count = 0  # signals recorded so far, so a region knows whether one arrived while it ran
+# A SignalExit the handler raised that nobody has answered yet: a library's bare ``except:`` around an import
+# can swallow it, and the next deferred() region (the run loop) then starts stopped instead of running on.
+_unanswered: int | None = None
 
 
 class SignalExit(KeyboardInterrupt):
@@ -51,8 +54,9 @@ def name(signum: int) -> str:
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
-    global _received, _count
+    global _received, _count, _unanswered
     if _depth == 0:
+        _unanswered = signum
         raise SignalExit(signum)
     _count += 1
     if _received is None:
@@ -78,6 +82,12 @@ def installed() -> bool:
     return signal.getsignal(signal.SIGTERM) is _handle
 
 
+def answered() -> None:
+    """The caller has taken the SignalExit (``runners.cli.main`` ends the process with its exit code)."""
+    global _unanswered
+    _unanswered = None
+
+
 def received() -> int | None:
     """The signal recorded in the current (or last) outermost ``deferred()`` region, if any."""
     return _received
@@ -96,13 +106,15 @@ def deferred(reraise: bool = False) -> Iterator[None]:
     is delivered again to them once it has finished (an atomic write completes, then the process stops
     as it would have); without it the caller looks at ``received()`` (the run loop returns the signal).
     """
-    global _depth, _received
+    global _depth, _received, _unanswered
     if not _main_thread():
         yield
         return
     old = {sig: signal.getsignal(sig) for sig in SIGNALS}
     if _depth == 0:
-        _received = None  # a new run in the same process (a notebook, a test) starts unstopped
+        # A new run in the same process (a notebook, a test) starts unstopped, unless a signal's SignalExit
+        # was swallowed on the way here: then the run stops at its first check and saves.
+        _received, _unanswered = _unanswered, None
     start = _count
     for sig in SIGNALS:
         signal.signal(sig, _handle)
@@ -127,7 +139,10 @@ def install_startup() -> None:
     """Until ``install``: a signal ends the process at once, in one line, with 128 + signum.
 
     For the program's first second or so, while it imports (tyro, torch): nothing exists yet to save or
-    clean up, and an exception raised inside an import would end in a traceback.
+    clean up. The handler ends the process with ``os._exit`` rather than by raising: an exception raised
+    inside an import can be swallowed by the imported library's own ``except:`` (the run then went on as if
+    never signalled), and unwinding out of a half-run import of a C extension can crash the interpreter at
+    shutdown (SIGSEGV seen); with nothing to save, skipping the shutdown costs nothing.
     """
     if _main_thread():
         for sig in SIGNALS:
@@ -136,7 +151,7 @@ def install_startup() -> None:
 
 def _exit_at_startup(signum: int, frame: FrameType | None) -> None:
     os.write(2, f"arena: stopped by {name(signum)} while starting (nothing was saved)\n".encode())
-    raise SystemExit(exit_code(signum))
+    os._exit(exit_code(signum))
 
 
 class StopFlag:
