@@ -52,6 +52,8 @@ def test_help_and_presets(capsys: pytest.CaptureFixture[str]) -> None:
     (["train", "dqn-cartpole", "--env.id", "CartPole-v7"], "CartPole-v1"),
     (["train", "dqn-cartpole", "--agent.lr", "fast"], "--agent.lr"),
     (["train", "dqn-cartpole", "--no-such-option", "1"], "Unrecognized"),
+    (["train", "dqn-cartpole", "--replay.capacity", "1e14"], "for int() with base 10: '1e14'"),  # tyro wraps it
+    (["record", "--out", "x"], "Missing from arena record: CHECKPOINT"),
     (["train", "dqn-cartpole", "--torso.kind", "nature_cnn"], "image observations"),
     (["train", "dqn-atari", "--env.id", "CartPole-v1"], "not an Atari env"),
     (["train", "dqn-minatar", "--env.id", "CartPole-v1"], "MinAtar"),

@@ -18,7 +18,7 @@ from runners.local.saved_policy import evaluate_checkpoint
 class EvalArgs:
     """Evaluate a checkpoint on fresh, seeded episodes."""
 
-    checkpoint: tyro.conf.Positional[str]
+    checkpoint: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="CHECKPOINT")]]
     """Run directory or checkpoint file."""
     episodes: Annotated[int, Interval(ge=1, le=MAX_COUNT)] = 10
     """Number of episodes."""

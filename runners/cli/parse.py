@@ -63,9 +63,10 @@ def one_line(text: str) -> str:
                 paragraphs.append([])
         elif not clean.startswith(("usage", "For full helptext")):
             paragraphs[-1].append(re.sub(r"\s+", " ", clean))
-    reasons = [line for line in lines if ":" in line and "helptext" not in line]
-    if reasons:
-        return reasons[0]
+    for para in paragraphs:  # the first reason, with the lines tyro wrapped it onto ("... base 10:" / "'abc'")
+        starts = [i for i, line in enumerate(para) if ":" in line and "helptext" not in line]
+        if starts:
+            return " ".join(para[starts[0]:])
     texts = [" ".join(p) for p in paragraphs if p]
     if len(texts) > 1 and len(paragraphs[0]) == 1 and len(texts[0].split()) <= 4:
         texts = texts[1:]  # a title above a rule (tyro without box borders)

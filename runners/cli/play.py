@@ -26,7 +26,7 @@ QUIT = {"q", "quit", "exit"}
 class PlayArgs:
     """Play a game against a bot or a trained network on the terminal."""
 
-    player: tyro.conf.Positional[str]
+    player: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="PLAYER")]]
     """The opponent: random, minimax, minimax:DEPTH, mcts:N, openspiel-mcts:N, alphazero:CHECKPOINT[:SIMS]."""
     game: str
     """tictactoe, connect4 or openspiel:NAME."""

@@ -18,7 +18,8 @@ from runners.local.plot import plot_runs
 class PlotArgs:
     """Plot learning curves (training returns smoothed, evaluation mean ± std) to a PNG."""
 
-    run_dirs: tyro.conf.Positional[Annotated[tuple[str, ...], MinLen(1)]]
+    run_dirs: tyro.conf.Positional[
+        Annotated[tuple[str, ...], MinLen(1), tyro.conf.arg(metavar="RUN_DIR [RUN_DIR ...]")]]
     """One or more run directories."""
     out: Annotated[str, MinLen(1)] = "learning_curves.png"
     """Output PNG path (its directory must exist)."""

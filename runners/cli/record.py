@@ -27,7 +27,7 @@ from runners.local.evaluate import q_policy
 class RecordArgs:
     """Record expert demonstrations from a checkpoint into a local Minari dataset (no network)."""
 
-    checkpoint: tyro.conf.Positional[str]
+    checkpoint: tyro.conf.Positional[Annotated[str, tyro.conf.arg(metavar="CHECKPOINT")]]
     """Run directory or checkpoint file (any arena agent: DQN family, REINFORCE, PPO, BC, GAIL)."""
     out: Annotated[str, MinLen(1)]
     """Dataset name: the dataset id becomes arena/NAME-v0 (pass it to --demos)."""

@@ -26,7 +26,7 @@ from runners.selfplay.tournament import round_robin
 class TournamentArgs:
     """Round robin between players on one game; prints the results and writes JSON and a PNG."""
 
-    players: tyro.conf.Positional[tuple[str, ...]]
+    players: tyro.conf.Positional[Annotated[tuple[str, ...], tyro.conf.arg(metavar="PLAYER [PLAYER ...]")]]
     """Two or more of: random, minimax, minimax:DEPTH, mcts:N, openspiel-mcts:N, alphazero:CHECKPOINT[:SIMS]."""
     game: str
     """tictactoe, connect4 or openspiel:NAME."""
