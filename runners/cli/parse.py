@@ -46,7 +46,8 @@ def one_line(text: str) -> str:
     """The reason line of tyro's error box (drawn with unicode, ASCII or no borders at all).
 
     The box title (``Value error``, ``Unrecognized options``) is skipped in favour of the first
-    line that carries a reason (``Error parsing --agent.lr: ...``). A reason without a colon (``invalid choice
+    line that carries a reason (``Error parsing --agent.lr: ...``), joined with the lines of its paragraph that
+    tyro wrapped it onto. A reason without a colon (``invalid choice
     'x' for argument '--league.weighting'. Expected one of (...)``) is the box's first paragraph below the
     title, its wrapped lines joined.
     """
