@@ -141,10 +141,10 @@ def write_markdown(data: dict[str, Any], out: Path) -> None:
     h, t = data["head_to_head"], data["training"]
     lines = ["# Connect Four: league main against plain self-play at equal compute", "",
              f"{data['machine']}; commit {data['commit']}. Written by `benchmarks/connect4_league.py`. Each agent "
-             f"trained {data['minutes']:.0f} minutes of wall time, one after the other, one torch thread; greedy "
+             f"trained {data['minutes']:g} minutes of wall time, one after the other, one torch thread; greedy "
              "search with each run's evaluation simulations; scores are wins + draws / 2 with 95% Wilson intervals.",
              "", "| agent | games trained | iterations | vs " + data["anchor"] + " | its exploiter's score "
-             f"({data['exploit_minutes']:.0f} min) |", "|---|---:|---:|---|---|"]
+             f"({data['exploit_minutes']:g} min) |", "|---|---:|---:|---|---|"]
     for kind in ("selfplay", "league"):
         lines.append(f"| {kind} | {t[kind]['games']:,} | {t[kind]['iterations']:,} | {fmt(data['vs_anchor'][kind])} "
                      f"| {fmt(data['exploiters'][kind])} |")

@@ -1,5 +1,5 @@
 """PPO leagues (``--league.agent ppo``): masked policies, recording only the learner's moves, the league's
-checkpoints and exact resume, PPO players in matches and tournaments, and a learning test against random."""
+checkpoints and exact resume, PPO players in matches and tournaments, and fixed opponents."""
 
 from __future__ import annotations
 
